@@ -1,0 +1,257 @@
+"""The modular U-Net of seed 000: four swappable slots (ConvBlock, SkipConn, DownOp, UpOp) filled by name.
+
+    h_{i+1}^D = DownOp(ConvBlock(h_i^D; F_i))
+    h_{i+1}^U = UpOp(ConvBlock(SkipConn(h_i^U, h_{2(L-1)-i}^D); F_{2(L-1)-i}))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from networks.blocks.common import check_padding, match_size, plain_conv
+from networks.registry import CONV_BLOCKS, DOWN_OPS, SKIPS, UP_OPS
+
+__all__ = ["ModularUNet", "expand_features"]
+
+
+def expand_features(features: int | float | Sequence[int], depth: int) -> list[int]:
+    """Per-level widths: ``F_i = round(features · 2^i)`` for a scalar, else the sequence (length ``depth + 1``)."""
+    if isinstance(features, (int, float)):
+        widths = [int(round(features * 2**i)) for i in range(depth + 1)]
+    else:
+        widths = [int(f) for f in features]
+        if len(widths) != depth + 1:
+            raise ValueError(f"features has {len(widths)} entries; depth={depth} needs depth + 1 = {depth + 1}.")
+    if min(widths) < 1:
+        raise ValueError(f"every level needs at least one feature map, got features={widths}.")
+    return widths
+
+
+def _expand_dropout(dropout: float | Sequence[float], depth: int) -> list[float]:
+    n = 2 * depth + 1
+    if isinstance(dropout, (int, float)):
+        return [float(dropout)] * n
+    rates = [float(p) for p in dropout]
+    if len(rates) != n:
+        raise ValueError(
+            f"dropout has {len(rates)} entries; give one rate, or one per ConvBlock: 2 * depth + 1 = {n} "
+            "(encoder levels 0..depth, then decoder levels depth-1..0)."
+        )
+    return rates
+
+
+class EncoderStage(nn.Module):
+    """ConvBlock then DownOp; returns ``(skip, down)``."""
+
+    def __init__(self, block: nn.Module, down: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+        self.down = down
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        skip = self.block(x)
+        return skip, self.down(skip)
+
+
+class DecoderStage(nn.Module):
+    """UpOp, SkipConn, ConvBlock. With same padding the upsampled map is padded/cropped to the skip's size."""
+
+    def __init__(self, up: nn.Module, skip: nn.Module, block: nn.Module, same: bool) -> None:
+        super().__init__()
+        self.up = up
+        self.skip = skip
+        self.block = block
+        self.same = same
+
+    def forward(self, coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        up = self.up(coarse)
+        if self.same:
+            up = match_size(up, list(skip.shape[2:]))
+        return self.block(self.skip(up, skip, coarse))
+
+
+class ModularUNet(nn.Module):
+    """U-Net with ConvBlock, SkipConn, DownOp and UpOp chosen by registered name (seed 000, Figure 2).
+
+    Registered names: see ``networks.CONV_BLOCKS``, ``SKIPS``, ``DOWN_OPS``, ``UP_OPS`` (an unknown name
+    raises with the list). A callable may be given instead of a name for a custom module.
+
+    Args:
+        spatial_dims: 2 or 3.
+        in_channels: input channels (4 MRI modalities for MSD Task01).
+        out_channels: output channels (logits; no final activation).
+        features: base width (``F_i = round(features · 2^i)``; a float allows fine budget control) or
+            one width per level (``depth + 1`` values).
+        depth: number of DownOps (4 in the 2015 U-Net: 5 levels).
+        conv_block: ConvBlock of every level unless overridden below.
+        down_conv_block: ConvBlock of the encoder levels and the bottom (default ``conv_block``).
+        up_conv_block: ConvBlock of the decoder levels (default ``conv_block``).
+        skip: SkipConn (``concat``, ``attention``, ``none``).
+        down: DownOp (``max_pool``, ``strided_conv``, ``reduction_cell``).
+        up: UpOp (``transpose_conv``, ``upsample_conv``).
+        act: activation, ``str | (str, dict)``: ``"relu"``, ``"prelu"``, any MONAI ``Act``.
+        norm: ``None`` | ``"batch"`` | ``"instance"`` | any MONAI ``Norm`` name/tuple.
+        dropout: one rate for every ConvBlock, or ``2 · depth + 1`` rates (encoder levels 0..depth, then
+            decoder levels depth-1..0; 0 means no dropout layer), to vary the number of dropout layers.
+        bias: convolution bias.
+        padding: ``"same"`` (output size = input size, any input size) or ``"valid"`` (no padding; the
+            output is smaller, see :meth:`output_size` and :meth:`input_size_for`).
+        block_kwargs: extra keyword arguments for every ConvBlock (e.g. ``{"expand_ratio": 4}``).
+        skip_kwargs: extra keyword arguments for the SkipConn (e.g. ``{"inter_channels": 16}``).
+        down_kwargs: extra keyword arguments for the DownOp.
+        up_kwargs: extra keyword arguments for the UpOp (e.g. ``{"mode": "linear"}``).
+
+    Shape:
+        ``(N, in_channels, *S)`` → ``(N, out_channels, *S')``: ``S' = S`` with same padding (any ``S``
+        with every side ≥ 2^depth), ``S' = output_size(S)`` with valid padding.
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int = 2,
+        in_channels: int = 4,
+        out_channels: int = 1,
+        features: int | float | Sequence[int] = 32,
+        depth: int = 4,
+        conv_block: Any = "double_conv",
+        down_conv_block: Any = None,
+        up_conv_block: Any = None,
+        skip: Any = "concat",
+        down: Any = "max_pool",
+        up: Any = "transpose_conv",
+        act: str | tuple | None = ("relu", {"inplace": True}),
+        norm: str | tuple | None = "batch",
+        dropout: float | Sequence[float] = 0.0,
+        bias: bool = True,
+        padding: str = "same",
+        block_kwargs: dict | None = None,
+        skip_kwargs: dict | None = None,
+        down_kwargs: dict | None = None,
+        up_kwargs: dict | None = None,
+    ) -> None:
+        super().__init__()
+        if spatial_dims not in (1, 2, 3):
+            raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims}.")
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}.")
+        self.spatial_dims, self.depth = spatial_dims, depth
+        self.padding = check_padding(padding, "ModularUNet")
+        self.features = expand_features(features, depth)
+        rates = _expand_dropout(dropout, depth)
+        enc_block = CONV_BLOCKS.get(down_conv_block or conv_block)
+        dec_block = CONV_BLOCKS.get(up_conv_block or conv_block)
+        down_op, up_op, skip_op = DOWN_OPS.get(down), UP_OPS.get(up), SKIPS.get(skip)
+        common = dict(act=act, norm=norm, bias=bias)
+        block_kwargs = dict(block_kwargs or {})
+
+        def block(factory, c_in, c_out, rate):
+            return factory(
+                spatial_dims=spatial_dims, in_channels=c_in, out_channels=c_out, dropout=rate, padding=self.padding,
+                **{**common, **block_kwargs},
+            )
+
+        f = self.features
+        self.encoder = nn.ModuleList()
+        c_in = in_channels
+        for i in range(depth):
+            self.encoder.append(
+                EncoderStage(
+                    block(enc_block, c_in, f[i], rates[i]),
+                    down_op(spatial_dims=spatial_dims, channels=f[i], **{**common, **(down_kwargs or {})}),
+                )
+            )
+            c_in = f[i]
+        self.bottom = block(enc_block, f[depth - 1], f[depth], rates[depth])
+        self.decoder = nn.ModuleList()
+        for j, i in enumerate(range(depth - 1, -1, -1)):
+            up_module = up_op(
+                spatial_dims=spatial_dims, in_channels=f[i + 1], out_channels=f[i], **{**common, **(up_kwargs or {})}
+            )
+            skip_module = skip_op(
+                spatial_dims=spatial_dims, skip_channels=f[i], up_channels=f[i], coarse_channels=f[i + 1],
+                **{**common, **(skip_kwargs or {})},
+            )
+            self.decoder.append(
+                DecoderStage(
+                    up_module, skip_module, block(dec_block, skip_module.out_channels, f[i], rates[depth + 1 + j]),
+                    same=self.padding == "same",
+                )
+            )
+        self.head = plain_conv(spatial_dims, f[0], out_channels, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips: list[torch.Tensor] = []
+        for stage in self.encoder:
+            skip, x = stage(x)
+            skips.append(skip)
+        x = self.bottom(x)
+        n = len(skips)
+        for j, stage in enumerate(self.decoder):
+            x = stage(x, skips[n - 1 - j])
+        return self.head(x)
+
+    # ---- size arithmetic (valid padding; overlap-tile inference uses it) -------------------------------
+    def _trace(self, n: int) -> tuple[int, bool]:
+        """Output size for input size ``n`` along one axis and whether every DownOp saw an even size."""
+        aligned = True
+        for stage in self.encoder:
+            n -= getattr(stage.block, "shrink", 0)
+            if n < 2:
+                return 0, False
+            aligned = aligned and n % 2 == 0
+            n = stage.down.out_size(n) if hasattr(stage.down, "out_size") else n // 2
+        n -= getattr(self.bottom, "shrink", 0)
+        for stage in self.decoder:
+            if n < 1:
+                return 0, False
+            n = 2 * n - getattr(stage.block, "shrink", 0)
+        return n, aligned and n > 0
+
+    def output_size(self, input_size: int | Sequence[int]) -> int | tuple[int, ...]:
+        """Spatial output size for an input size (per axis).
+
+        Raises:
+            ValueError: with valid padding, when a DownOp would see an odd size (the crop would be off by
+                one) or the input is too small; :meth:`input_size_for` gives usable sizes.
+        """
+        if self.padding == "same":
+            return input_size
+        sizes = [input_size] if isinstance(input_size, int) else list(input_size)
+        out = []
+        for n in sizes:
+            m, ok = self._trace(int(n))
+            if not ok:
+                raise ValueError(
+                    f"input size {n} does not fit this valid-padding U-Net (every DownOp needs an even size); "
+                    f"the nearest usable input is {self.input_size_for(1) if m <= 0 else self._next_valid(int(n))}."
+                )
+            out.append(m)
+        return out[0] if isinstance(input_size, int) else tuple(out)
+
+    def _next_valid(self, n: int) -> int:
+        while not self._trace(n)[1]:
+            n += 1
+        return n
+
+    def input_size_for(self, output_size: int | Sequence[int]) -> int | tuple[int, ...]:
+        """Smallest input size whose output covers ``output_size`` (per axis); identity with same padding.
+
+        For the 2015 U-Net (valid, depth 4, 3×3 convs) an output of 388 needs an input of 572.
+        """
+        if self.padding == "same":
+            return output_size
+        sizes = [output_size] if isinstance(output_size, int) else list(output_size)
+        res = []
+        for want in sizes:
+            n = int(want)
+            while True:
+                m, ok = self._trace(n)
+                if ok and m >= want:
+                    break
+                n += 1
+            res.append(n)
+        return res[0] if isinstance(output_size, int) else tuple(res)

@@ -1,0 +1,27 @@
+"""Fixtures shared by the whole test suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from transforms.synthetic_msd import generate_msd_task01
+
+# tiny but complete: 32 x 32 in-plane matches the smallest roi the bundle tests use; 12 axial slices per case
+# The tests push tiny tensors: one intra-op thread is as fast, and avoids OpenMP threads spinning against
+# the bundle subprocesses some tests start (seen: 50x slower network tests with 2 threads on 2 busy cores).
+torch.set_num_threads(1)
+
+SYNTHETIC_MSD = {"num_training": 6, "num_test": 2, "spatial_size": (32, 32, 12), "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def synthetic_msd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Root folder (plays ``Task01_BrainTumour/``) of a synthetic MSD Task01 data set made once per session.
+
+    6 training cases (BRATS_001..006) and 2 test cases (BRATS_485, 486) of 32 x 32 x 12 voxels, seed 0. Treat
+    it as read-only: tests that need a broken data set copy it first.
+    """
+    return generate_msd_task01(tmp_path_factory.mktemp("msd") / "Task01_BrainTumour", **SYNTHETIC_MSD)

@@ -1,0 +1,155 @@
+"""ModularUNet: every registered slot combination through the shared tester; exact 2015 parameter counts;
+valid-padding size arithmetic; errors that list the valid names."""
+
+from __future__ import annotations
+
+import itertools
+import unittest
+
+import torch
+from parameterized import parameterized
+
+from networks import CONV_BLOCKS, DOWN_OPS, SKIPS, UP_OPS, ModularUNet, count_parameters
+from tests.networks.tester import check_network, check_torchscript, run_forward_backward
+
+SAME_SIZES = {2: (35, 33), 3: (19, 17, 21)}
+TINY = dict(in_channels=2, out_channels=3, features=4, depth=2)
+
+# every registered combination (forward, backward, output shape in 2D and 3D at odd sizes)
+ALL_COMBINATIONS = [
+    [f"{c}-{s}-{d}-{u}", dict(conv_block=c, skip=s, down=d, up=u)]
+    for c, s, d, u in itertools.product(CONV_BLOCKS.names(), SKIPS.names(), DOWN_OPS.names(), UP_OPS.names())
+]
+# TorchScript for each registered module (one slot varied at a time from the plain U-Net)
+ONE_AT_A_TIME = (
+    [[f"block-{c}", dict(conv_block=c)] for c in CONV_BLOCKS.names()]
+    + [[f"skip-{s}", dict(skip=s)] for s in SKIPS.names()]
+    + [[f"down-{d}", dict(down=d)] for d in DOWN_OPS.names()]
+    + [[f"up-{u}", dict(up=u)] for u in UP_OPS.names()]
+    + [["nas_reduction", dict(down_conv_block="nasnet_reduction", up_conv_block="nasnet_normal", down="reduction_cell")]]
+    + [["prelu-instance-dropout", dict(act="prelu", norm="instance", dropout=0.3)]]
+    + [["upsample-linear", dict(up="upsample_conv", up_kwargs={"mode": "linear"})]]
+)
+VALID_BLOCKS = ["double_conv", "residual"]
+
+
+class TestEveryCombination(unittest.TestCase):
+    @parameterized.expand(ALL_COMBINATIONS)
+    def test_forward_backward_2d_3d(self, _, slots):
+        check_network(ModularUNet, {**TINY, **slots}, SAME_SIZES, 2, 3, script=False)
+
+    @parameterized.expand(ONE_AT_A_TIME)
+    def test_torchscript(self, _, slots):
+        check_network(ModularUNet, {**TINY, **slots}, {2: (33, 35), 3: (17, 19, 15)}, 2, 3, script=True)
+
+    @parameterized.expand([[b, s] for b in VALID_BLOCKS for s in SKIPS.names()])
+    def test_valid_padding(self, block, skip):
+        def expected(net, size):
+            return net.output_size(tuple(size))
+
+        net = ModularUNet(spatial_dims=2, padding="valid", conv_block=block, skip=skip, **TINY)
+        sizes = {2: (net.input_size_for(17), net.input_size_for(21)), 3: (net.input_size_for(9),) * 3}
+        check_network(ModularUNet, {**TINY, "padding": "valid", "conv_block": block, "skip": skip}, sizes, 2, 3, expected)
+
+
+class TestExactParameterCounts(unittest.TestCase):
+    def test_classic_2015_unet(self):
+        """Seed 004 Table 2 "U-Net": no norm, ReLU, concat, max pool, transpose conv, width 32, depth 4."""
+        net = ModularUNet(in_channels=1, out_channels=1, features=32, depth=4, norm=None, act="relu")
+        self.assertEqual(count_parameters(net), 7_759_521)
+
+    def test_classic_with_batch_norm(self):
+        net = ModularUNet(in_channels=1, out_channels=1, features=32, depth=4, norm="batch")
+        self.assertEqual(count_parameters(net), 7_765_409)
+
+    def test_prelu_adds_one_parameter_per_activation(self):
+        relu = count_parameters(ModularUNet(in_channels=1, norm=None, act="relu"))
+        prelu = count_parameters(ModularUNet(in_channels=1, norm=None, act="prelu"))
+        self.assertEqual(prelu - relu, 18)  # 9 double convs x 2 convs, one shared slope each
+
+
+class TestValidPaddingArithmetic(unittest.TestCase):
+    def setUp(self):
+        self.net = ModularUNet(in_channels=1, norm=None, padding="valid")
+
+    def test_2015_sizes(self):
+        self.assertEqual(self.net.output_size(572), 388)
+        self.assertEqual(self.net.input_size_for(388), 572)
+        self.assertEqual(self.net.output_size((572, 572)), (388, 388))
+        # overlap-tile for a 512 x 512 ISBI image needs a 700 x 700 input (seed 002)
+        self.assertEqual(self.net.input_size_for(512), 700)
+        self.assertGreaterEqual(self.net.output_size(700), 512)
+
+    def test_real_output_matches_arithmetic(self):
+        net = ModularUNet(spatial_dims=2, in_channels=1, features=2, depth=2, padding="valid")
+        n = net.input_size_for(11)
+        with torch.no_grad():
+            y = net(torch.zeros(1, 1, n, n + 4))
+        self.assertEqual(tuple(y.shape[2:]), net.output_size((n, n + 4)))
+
+    def test_misaligned_size_is_rejected(self):
+        with self.assertRaisesRegex(ValueError, "even size.*nearest usable input"):
+            self.net.output_size(573)
+
+    def test_same_padding_is_identity(self):
+        net = ModularUNet(in_channels=1, features=2)
+        self.assertEqual(net.output_size((37, 41)), (37, 41))
+        self.assertEqual(net.input_size_for(37), 37)
+
+
+class TestErrors(unittest.TestCase):
+    @parameterized.expand(
+        [
+            ["conv_block", "ConvBlock", "double_conv, mbconv"],
+            ["skip", "SkipConn", "attention, concat, none"],
+            ["down", "DownOp", "max_pool, reduction_cell, strided_conv"],
+            ["up", "UpOp", "transpose_conv, upsample_conv"],
+        ]
+    )
+    def test_unknown_name_lists_valid_names(self, slot, label, listed):
+        with self.assertRaises(ValueError) as ctx:
+            ModularUNet(**{slot: "no_such_module"})
+        self.assertIn(f"unknown {label} 'no_such_module'", str(ctx.exception))
+        self.assertIn(listed, str(ctx.exception))
+
+    @parameterized.expand([["nasnet_normal"], ["nasnet_reduction"], ["mbconv"]])
+    def test_valid_padding_unsupported_blocks(self, block):
+        with self.assertRaisesRegex(ValueError, f"{block} does not support padding='valid'"):
+            ModularUNet(conv_block=block, padding="valid", features=2)
+
+    def test_bad_features_length(self):
+        with self.assertRaisesRegex(ValueError, "depth=4 needs depth \\+ 1 = 5"):
+            ModularUNet(features=[8, 16, 32])
+
+    def test_bad_dropout_length(self):
+        with self.assertRaisesRegex(ValueError, "2 \\* depth \\+ 1 = 5"):
+            ModularUNet(depth=2, features=2, dropout=[0.1, 0.2])
+
+    def test_bad_padding(self):
+        with self.assertRaisesRegex(ValueError, "supported: same, valid"):
+            ModularUNet(padding="reflect")
+
+
+class TestDropoutLayers(unittest.TestCase):
+    def test_per_block_rates_set_the_number_of_dropout_layers(self):
+        net = ModularUNet(depth=2, features=2, dropout=[0.0, 0.0, 0.5, 0.2, 0.0])
+        rates = [m.p for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+        self.assertEqual(sorted(rates), [0.2, 0.2, 0.5, 0.5])  # bottom block 0.5 x2 convs, first decoder 0.2 x2
+
+    def test_no_dropout_layer_when_zero(self):
+        net = ModularUNet(depth=2, features=2)
+        self.assertFalse(any(isinstance(m, torch.nn.Dropout) for m in net.modules()))
+
+
+class TestCustomCallable(unittest.TestCase):
+    def test_callable_instead_of_name(self):
+        from networks.blocks import ResidualBlock
+
+        net = ModularUNet(depth=2, features=3, conv_block=ResidualBlock, in_channels=1)
+        y = run_forward_backward(net, 1, (16, 16))
+        self.assertEqual(tuple(y.shape), (2, 1, 16, 16))
+        check_torchscript(net, 1, (16, 16))
+
+
+if __name__ == "__main__":
+    unittest.main()
