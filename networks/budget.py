@@ -70,8 +70,8 @@ def solve_width(
 def budgeted_modular_unet(target_params: int | None = None, tolerance: float = 0.01, **kwargs: Any) -> ModularUNet:
     """A :class:`ModularUNet` whose base width is solved so it has ``target_params`` parameters.
 
-    With ``target_params=None`` the given ``features`` are used unchanged, so one bundle key switches the
-    budget on and off. All other arguments are those of :class:`ModularUNet`.
+    With ``target_params`` ``None`` or 0 the given ``features`` are used unchanged, so one bundle key switches
+    the budget on and off (``--target_params 0`` on the command line: MONAI's CLI drops ``None`` overrides). All other arguments are those of :class:`ModularUNet`.
 
     Example (YAML)::
 
@@ -80,7 +80,7 @@ def budgeted_modular_unet(target_params: int | None = None, tolerance: float = 0
           target_params: 8500000
           conv_block: nasnet_normal
     """
-    if target_params is None:
+    if not target_params:
         return ModularUNet(**kwargs)
     kwargs.pop("features", None)
     width, _ = solve_width(lambda w: ModularUNet(features=w, **kwargs), int(target_params), tolerance)

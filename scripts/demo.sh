@@ -14,7 +14,7 @@ start=$(date +%s)
 
 # Demo size: 64x64x32 synthetic volumes, so the paper's 144x144 crop becomes 64x64; base width 16 instead of 32
 # and lr 1e-3 instead of 1e-4 so that a few CPU epochs converge. Everything else is the bundle as shipped.
-common=(--dataset_dir "$data" --roi_size "[64, 64]" --features 16 --batch_size 16 --device cpu)
+common=(--dataset_dir "$data" --roi_size "[64, 64]" --target_params 0 --features 16 --batch_size 16 --device cpu)
 epochs="${DEMO_EPOCHS:-8}"
 
 echo "== 1/4 synthetic data: $data"

@@ -94,7 +94,7 @@ class ModularUNet(nn.Module):
         down: DownOp (``max_pool``, ``strided_conv``, ``reduction_cell``).
         up: UpOp (``transpose_conv``, ``upsample_conv``).
         act: activation, ``str | (str, dict)``: ``"relu"``, ``"prelu"``, any MONAI ``Act``.
-        norm: ``None`` | ``"batch"`` | ``"instance"`` | any MONAI ``Norm`` name/tuple.
+        norm: ``None`` (or ``"none"``) | ``"batch"`` | ``"instance"`` | any MONAI ``Norm`` name/tuple.
         dropout: one rate for every ConvBlock, or ``2 · depth + 1`` rates (encoder levels 0..depth, then
             decoder levels depth-1..0; 0 means no dropout layer), to vary the number of dropout layers.
         bias: convolution bias.
@@ -138,6 +138,8 @@ class ModularUNet(nn.Module):
             raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims}.")
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}.")
+        # "none" is accepted for configs and the command line, where MONAI's CLI drops a None override
+        act, norm = (None if isinstance(v, str) and v.lower() == "none" else v for v in (act, norm))
         self.spatial_dims, self.depth = spatial_dims, depth
         self.padding = check_padding(padding, "ModularUNet")
         self.features = expand_features(features, depth)

@@ -62,6 +62,10 @@ class TestExactParameterCounts(unittest.TestCase):
         net = ModularUNet(in_channels=1, out_channels=1, features=32, depth=4, norm="batch")
         self.assertEqual(count_parameters(net), 7_765_409)
 
+    def test_norm_none_string_is_no_normalisation(self):
+        net = ModularUNet(in_channels=1, norm="none")
+        self.assertEqual(count_parameters(net), 7_759_521)
+
     def test_prelu_adds_one_parameter_per_activation(self):
         relu = count_parameters(ModularUNet(in_channels=1, norm=None, act="relu"))
         prelu = count_parameters(ModularUNet(in_channels=1, norm=None, act="prelu"))
