@@ -13,9 +13,10 @@ __all__ = ["DoubleConv"]
 
 @CONV_BLOCKS.register("double_conv")
 class DoubleConv(nn.Sequential):
-    """``2 × (Conv k×k → norm → act → dropout)``: Ronneberger et al. 2015, "U-Net" (MICCAI).
+    """``num_convs × (Conv k×k → norm → act → dropout)``: Ronneberger et al. 2015, "U-Net" (MICCAI).
 
     With ``norm=None``, ReLU and ``padding="valid"`` this is the 2015 block; seed 000 adds batch norm.
+    ``num_convs=3`` gives the deeper stages of VGG16 (FCN-8s reuses this block).
 
     Args:
         spatial_dims: 2 or 3.
@@ -27,10 +28,11 @@ class DoubleConv(nn.Sequential):
         bias: convolution bias.
         padding: ``"same"`` keeps the size; ``"valid"`` loses ``kernel_size - 1`` pixels per conv.
         kernel_size: convolution kernel size.
+        num_convs: number of convolutions (2 for U-Net).
 
     Shape:
         ``(N, in_channels, *S)`` → ``(N, out_channels, *S')`` with ``S' = S`` (same) or
-        ``S - 2 (kernel_size - 1)`` (valid).
+        ``S - num_convs (kernel_size - 1)`` (valid).
     """
 
     def __init__(
@@ -44,14 +46,16 @@ class DoubleConv(nn.Sequential):
         bias: bool = True,
         padding: str = "same",
         kernel_size: int = 3,
+        num_convs: int = 2,
     ) -> None:
         padding = check_padding(padding, "double_conv")
+        if num_convs < 1:
+            raise ValueError(f"double_conv needs num_convs >= 1, got {num_convs}.")
         common = dict(kernel_size=kernel_size, act=act, norm=norm, dropout=dropout, bias=bias, padding=padding)
         super().__init__(
-            conv_unit(spatial_dims, in_channels, out_channels, **common),
-            conv_unit(spatial_dims, out_channels, out_channels, **common),
+            *[conv_unit(spatial_dims, in_channels if i == 0 else out_channels, out_channels, **common) for i in range(num_convs)]
         )
-        self.shrink = 0 if padding == "same" else 2 * (kernel_size - 1)
+        self.shrink = 0 if padding == "same" else num_convs * (kernel_size - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self:

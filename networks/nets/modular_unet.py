@@ -51,10 +51,46 @@ class EncoderStage(nn.Module):
         super().__init__()
         self.block = block
         self.down = down
+        self.shrink = getattr(block, "shrink", 0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         skip = self.block(x)
         return skip, self.down(skip)
+
+
+def _split_first(block: nn.Module, what: str) -> tuple[nn.Module, nn.Module]:
+    """First layer and the rest of a sequential ConvBlock (double conv, MBConv), for taps after the first conv."""
+    if not isinstance(block, nn.Sequential) or len(block) < 2:
+        raise ValueError(f"{what} needs a ConvBlock made of a sequence of at least two layers, got {type(block).__name__}.")
+    return block[0], nn.Sequential(*list(block)[1:])
+
+
+class FirstConvTapStage(nn.Module):
+    """Encoder stage whose skip leaves after the block's first convolution (seed 004, "Ours2")."""
+
+    def __init__(self, block: nn.Module, down: nn.Module) -> None:
+        super().__init__()
+        self.first, self.rest = _split_first(block, "skip_tap='first_conv'")
+        self.down = down
+        self.shrink = getattr(block, "shrink", 0)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        first = self.first(x)
+        return first, self.down(self.rest(first))
+
+
+class ConcatBottom(nn.Module):
+    """Bottom block returning ``concat(first conv, second conv)``: twice the channels (seed 004, "Ours1")."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.first, self.rest = _split_first(block, "bottom_concat=True")
+        self.shrink = getattr(block, "shrink", 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first = self.first(x)
+        last = self.rest(first)
+        return torch.cat([match_size(first, list(last.shape[2:])), last], dim=1)
 
 
 class DecoderStage(nn.Module):
@@ -104,6 +140,10 @@ class ModularUNet(nn.Module):
         skip_kwargs: extra keyword arguments for the SkipConn (e.g. ``{"inter_channels": 16}``).
         down_kwargs: extra keyword arguments for the DownOp.
         up_kwargs: extra keyword arguments for the UpOp (e.g. ``{"mode": "linear"}``).
+        skip_tap: where the skip leaves an encoder ConvBlock: ``"output"`` (U-Net) or ``"first_conv"``
+            (after its first convolution: the improved skip of Li et al. 2022, seed 004 "Ours2").
+        bottom_concat: the bottom ConvBlock outputs the concatenation of its two convolutions (seed 004
+            "Ours1"), doubling the channels into the first UpOp.
 
     Shape:
         ``(N, in_channels, *S)`` → ``(N, out_channels, *S')``: ``S' = S`` with same padding (any ``S``
@@ -132,8 +172,12 @@ class ModularUNet(nn.Module):
         skip_kwargs: dict | None = None,
         down_kwargs: dict | None = None,
         up_kwargs: dict | None = None,
+        skip_tap: str = "output",
+        bottom_concat: bool = False,
     ) -> None:
         super().__init__()
+        if skip_tap not in ("output", "first_conv"):
+            raise ValueError(f"skip_tap must be 'output' or 'first_conv', got {skip_tap!r}.")
         if spatial_dims not in (1, 2, 3):
             raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims}.")
         if depth < 1:
@@ -159,22 +203,25 @@ class ModularUNet(nn.Module):
         f = self.features
         self.encoder = nn.ModuleList()
         c_in = in_channels
+        stage_type = FirstConvTapStage if skip_tap == "first_conv" else EncoderStage
         for i in range(depth):
             self.encoder.append(
-                EncoderStage(
+                stage_type(
                     block(enc_block, c_in, f[i], rates[i]),
                     down_op(spatial_dims=spatial_dims, channels=f[i], **{**common, **(down_kwargs or {})}),
                 )
             )
             c_in = f[i]
-        self.bottom = block(enc_block, f[depth - 1], f[depth], rates[depth])
+        bottom = block(enc_block, f[depth - 1], f[depth], rates[depth])
+        self.bottom = ConcatBottom(bottom) if bottom_concat else bottom
+        coarse = [*f[:depth], 2 * f[depth] if bottom_concat else f[depth]]  # channels leaving each level upwards
         self.decoder = nn.ModuleList()
         for j, i in enumerate(range(depth - 1, -1, -1)):
             up_module = up_op(
-                spatial_dims=spatial_dims, in_channels=f[i + 1], out_channels=f[i], **{**common, **(up_kwargs or {})}
+                spatial_dims=spatial_dims, in_channels=coarse[i + 1], out_channels=f[i], **{**common, **(up_kwargs or {})}
             )
             skip_module = skip_op(
-                spatial_dims=spatial_dims, skip_channels=f[i], up_channels=f[i], coarse_channels=f[i + 1],
+                spatial_dims=spatial_dims, skip_channels=f[i], up_channels=f[i], coarse_channels=coarse[i + 1],
                 **{**common, **(skip_kwargs or {})},
             )
             self.decoder.append(
@@ -201,7 +248,7 @@ class ModularUNet(nn.Module):
         """Output size for input size ``n`` along one axis and whether every DownOp saw an even size."""
         aligned = True
         for stage in self.encoder:
-            n -= getattr(stage.block, "shrink", 0)
+            n -= stage.shrink
             if n < 2:
                 return 0, False
             aligned = aligned and n % 2 == 0

@@ -51,6 +51,7 @@ def check_network(
     expected_size: Callable[[nn.Module, Sequence[int]], Sequence[int]] | None = None,
     script: bool = True,
     expected_params: int | None = None,
+    heads: int | None = None,
 ) -> dict[int, nn.Module]:
     """Build ``build(spatial_dims=d, **kwargs)`` for every ``d`` in ``sizes`` and run every check.
 
@@ -62,14 +63,15 @@ def check_network(
         expected_size: output spatial size for an input size (default: same size).
         script: also check TorchScript.
         expected_params: exact parameter count of the 2D network, if known.
+        heads: deep supervision: in training the output stacks this many heads on dim 1.
     """
     nets = {}
     for dims, size in sizes.items():
         torch.manual_seed(0)
         net = build(spatial_dims=dims, **kwargs)
         y = run_forward_backward(net, in_channels, size)
-        want = list(expected_size(net, size)) if expected_size else list(size)
-        assert list(y.shape) == [2, out_channels, *want], f"{dims}D: got {tuple(y.shape)}, want {[2, out_channels, *want]}"
+        want = [2, *([heads] if heads else []), out_channels, *(expected_size(net, size) if expected_size else size)]
+        assert list(y.shape) == want, f"{dims}D: got {tuple(y.shape)}, want {want}"
         if script:
             check_torchscript(net, in_channels, size)
         if expected_params is not None and dims == 2:
