@@ -6,12 +6,24 @@ import logging
 import re
 from pathlib import Path
 
-from ignite.engine import Engine
+from ignite.engine import Engine, Events
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
 __all__ = ["LatestCheckpointHandler", "latest_checkpoint"]
+_BEST_KEY = "best_checkpoint"  # key, in checkpoint_epoch=N.pt, of the best-model saver's tracking state
 
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
+_FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _as_flag(value: bool | int | str, name: str) -> bool:
+    """A boolean from a config or command-line value. ``python -m monai.bundle run --resume false`` passes the
+    string ``"false"`` (Fire only converts ``True``/``False``), which plain ``bool()`` would take as true."""
+    if isinstance(value, str):
+        if value.strip().lower() not in _FLAGS:
+            raise ValueError(f"{name} must be true or false, got {value!r}.")
+        return _FLAGS[value.strip().lower()]
+    return bool(value)
 
 
 def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
@@ -24,24 +36,59 @@ def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+class _KeyMetricState:
+    """The best-by-key-metric tracking of a MONAI :class:`~monai.handlers.CheckpointSaver` (which files it saved with
+    which score) as an object with ``state_dict``/``load_state_dict``, so that it can be saved and restored."""
+
+    def __init__(self, saver: CheckpointSaver) -> None:
+        if getattr(saver, "_key_metric_checkpoint", None) is None:
+            raise ValueError("best_saver must be a CheckpointSaver with save_key_metric=True.")
+        self.saver = saver
+
+    def state_dict(self) -> dict:
+        return self.saver._key_metric_checkpoint.state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.saver.load_state_dict(state_dict)
+
+
 class LatestCheckpointHandler:
     """Save model, optimizer and trainer state every epoch (keeping the latest), and optionally resume from it.
 
     The trainer is added to the saved objects when the handler is attached, so a bundle config can declare
-    this handler inside the trainer's own handler list without a reference cycle.
+    this handler inside the trainer's own handler list without a reference cycle. After each save, every other
+    ``checkpoint_epoch=N.pt`` in ``ckpt_dir`` is deleted (Ignite only removes the files it saved in the same
+    process, so a resumed run, or a new run into the same folder, would otherwise leave older ones behind and a
+    later resume could pick a stale one).
+
+    With ``best_saver`` (the validation's ``CheckpointSaver`` of the best model by the key metric), that saver's
+    record of the best score so far is saved too and restored on resume. Otherwise a resumed run would forget it,
+    and its first validation would overwrite the best model (``model.pt``) whatever its score. Attach this handler
+    after the ``ValidationHandler`` so that the saved record includes the epoch's validation.
 
     Args:
         ckpt_dir: folder of ``checkpoint_epoch=N.pt``.
         save_dict: objects with ``state_dict`` to save besides the trainer, e.g. ``{"model": net, "optimizer": opt}``.
         resume: load the latest checkpoint in ``ckpt_dir`` (if any) when training starts; the trainer then
-            continues from the saved epoch up to its ``max_epochs``.
+            continues from the saved epoch up to its ``max_epochs``. A bool, or the strings ``"true"``/``"false"``
+            that ``--resume true`` on the command line gives.
         save_interval: save every this many epochs.
+        best_saver: a ``CheckpointSaver`` with ``save_key_metric=True`` whose tracking state is saved and resumed.
     """
 
-    def __init__(self, ckpt_dir: str, save_dict: dict, resume: bool = False, save_interval: int = 1) -> None:
+    def __init__(
+        self,
+        ckpt_dir: str,
+        save_dict: dict,
+        resume: bool | str = False,
+        save_interval: int = 1,
+        best_saver: CheckpointSaver | None = None,
+    ) -> None:
         self.ckpt_dir = ckpt_dir
         self.save_dict = dict(save_dict)
-        self.resume = resume
+        if best_saver is not None:
+            self.save_dict[_BEST_KEY] = _KeyMetricState(best_saver)
+        self.resume = _as_flag(resume, "resume")
         self.save_interval = save_interval
         self.logger = logging.getLogger(__name__)
 
@@ -58,3 +105,13 @@ class LatestCheckpointHandler:
         CheckpointSaver(
             save_dir=self.ckpt_dir, save_dict=objects, save_interval=self.save_interval, n_saved=1
         ).attach(engine)
+        engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_interval), self._remove_others)
+
+    def _remove_others(self, engine: Engine) -> None:
+        """Delete the ``checkpoint_epoch=N.pt`` files other than the one just saved for this epoch."""
+        current = f"checkpoint_epoch={engine.state.epoch}.pt"
+        if not (Path(self.ckpt_dir) / current).is_file():
+            return  # the saver did not write where expected: delete nothing
+        for path in Path(self.ckpt_dir).glob("checkpoint_epoch=*.pt"):
+            if path.name != current and _EPOCH_FILE.search(path.name):
+                path.unlink(missing_ok=True)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: set up the environment, make the synthetic MSD Task01 data set, then train, evaluate and
 # run inference with bundles/unet through the stock `python -m monai.bundle run`. A second run skips the
-# steps that are done (delete runs/demo to start again). Settings are sized for 2 CPU cores (~10 min).
+# steps that are done (delete runs/demo to start again); an interrupted training resumes from its latest
+# checkpoint. Settings are sized for 2 CPU cores: 66-82 s after installation, validation Dice 0.995
+# (measured numbers: bundles/unet/docs/README.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup_env.sh"
@@ -12,8 +14,10 @@ out="${DEMO_OUT:-runs/demo}"
 bundle=bundles/unet/configs
 start=$(date +%s)
 
-# Demo size: 64x64x32 synthetic volumes, so the paper's 144x144 crop becomes 64x64; base width 16 instead of 32
-# and lr 1e-3 instead of 1e-4 so that a few CPU epochs converge. Everything else is the bundle as shipped.
+# Demo size: 24 training cases of 64x64x32 voxels (19 train / 5 validation by case), so the paper's 144x144 crop
+# becomes 64x64; a fixed base width 16 (1.9 M parameters) instead of the 8.5 M budget (base width 33), batch 16
+# instead of 40 and lr 1e-3 instead of 1e-4, so that 8 CPU epochs converge. Everything else (loss, augmentation,
+# pre-processing, engines) is the bundle as shipped.
 common=(--dataset_dir "$data" --roi_size "[64, 64]" --target_params 0 --features 16 --batch_size 16 --device cpu)
 epochs="${DEMO_EPOCHS:-8}"
 
@@ -24,8 +28,10 @@ echo "== 2/4 train ($epochs epochs) -> $out/models, TensorBoard logs in $out/tra
 if [ -f "$out/train.done" ]; then
   echo "   done before ($out/train.done): skipped"
 else
+  resume=false  # an interrupted training continues from its latest checkpoint_epoch=N.pt
+  if compgen -G "$out/models/checkpoint_epoch=*.pt" > /dev/null; then resume=true; echo "   resuming"; fi
   "$py" -m monai.bundle run --config_file "$bundle/train.yaml" "${common[@]}" \
-    --epochs "$epochs" --learning_rate 1e-3 --output_dir "$out/train" --ckpt_dir "$out/models"
+    --epochs "$epochs" --learning_rate 1e-3 --resume "$resume" --output_dir "$out/train" --ckpt_dir "$out/models"
   touch "$out/train.done"
 fi
 

@@ -44,8 +44,11 @@ def main() -> int:
     print(f"TensorBoard logs:     {out / 'train'}   (tensorboard --logdir {out})")
     for nifti in sorted((out / "pred").glob("*_seg.nii.gz")):
         print(f"predicted label map:  {nifti}")
-    for png in sorted(out.glob("*/pictures/*.png"))[-3:]:
-        print(f"picture:              {png}")
+    for step in ("train", "eval", "pred"):  # the latest picture of each step
+        pictures = sorted((out / step / "pictures").glob("*.png"))
+        if pictures:
+            label = f"picture ({step}):"
+            print(f"{label:<22}{pictures[-1]}")
     if not dice >= args.min_dice:
         print(f"FAILED: mean validation Dice {dice:.4f} < {args.min_dice}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 from monai.utils import ensure_tuple
 
-__all__ = ["CheckVolumed", "DatasetError"]
+__all__ = ["CheckVolumed", "DatasetError", "ReportsLastFailure"]
 
 
 class DatasetError(ValueError):
@@ -41,7 +41,32 @@ def _plain_tensor(value: Any) -> torch.Tensor:
     return value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
 
 
-class CheckVolumed(MapTransform):
+class ReportsLastFailure:
+    """Mixin for transforms whose ``str()`` carries the message of their last failed call in the same thread.
+
+    MONAI's ``Compose`` re-raises a transform's error as ``RuntimeError(f"applying transform {transform}")``, a
+    message built from ``str(transform)``, so a transform that records its failure with :meth:`_record_failure`
+    keeps the file it names in that final message. ``repr()`` stays the plain description.
+    """
+
+    def _failure_table(self) -> dict[int, str]:
+        table = self.__dict__.get("_failures")
+        if table is None:
+            table = self.__dict__["_failures"] = {}  # thread id -> message of that thread's last failed call
+        return table
+
+    def _clear_failure(self) -> None:
+        self._failure_table().pop(threading.get_ident(), None)
+
+    def _record_failure(self, message: str) -> None:
+        self._failure_table()[threading.get_ident()] = message
+
+    def __str__(self) -> str:
+        failure = self._failure_table().get(threading.get_ident())
+        return repr(self) if failure is None else f"{self!r} failed: {failure}"
+
+
+class CheckVolumed(ReportsLastFailure, MapTransform):
     """Fail with :class:`DatasetError` naming the file when a decoded volume is unusable.
 
     Place it right after ``LoadImaged``/``EnsureChannelFirstd``: it checks the arrays that are decoded anyway,
@@ -76,17 +101,12 @@ class CheckVolumed(MapTransform):
         keys = tuple(dict.fromkeys(self.image_keys + self.label_keys))
         super().__init__(keys, allow_missing_keys)
         self.allowed_labels = None if allowed_labels is None else tuple(sorted(set(ensure_tuple(allowed_labels))))
-        self._failures: dict[int, str] = {}  # thread id -> message of that thread's last failed call
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(image_keys={self.image_keys}, label_keys={self.label_keys}, "
             f"allowed_labels={self.allowed_labels})"
         )
-
-    def __str__(self) -> str:
-        failure = self._failures.get(threading.get_ident())
-        return repr(self) if failure is None else f"{self!r} failed: {failure}"
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         """Check ``data`` and return it (as a new dictionary holding the same arrays).
@@ -95,7 +115,7 @@ class CheckVolumed(MapTransform):
             DatasetError: an image holds NaN/inf or a label holds a value outside ``allowed_labels``; the
                 message starts with the file name.
         """
-        self._failures.pop(threading.get_ident(), None)
+        self._clear_failure()
         d = dict(data)
         try:
             for key in self.key_iterator(d):
@@ -104,7 +124,7 @@ class CheckVolumed(MapTransform):
                 if key in self.label_keys and self.allowed_labels is not None:
                     self._check_labels(d, key)
         except DatasetError as err:
-            self._failures[threading.get_ident()] = str(err)
+            self._record_failure(str(err))
             raise
         return d
 

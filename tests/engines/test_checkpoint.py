@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 from ignite.engine import Engine, Events
 
@@ -54,3 +55,70 @@ def test_resume_without_checkpoint_starts_anew(tmp_path):
     LatestCheckpointHandler(ckpt_dir=str(tmp_path), save_dict={"model": net}, resume=True).attach(trainer)
     state = trainer.run([0], max_epochs=1)
     assert state.epoch == 1
+
+
+def test_older_checkpoints_of_earlier_runs_are_removed(tmp_path):
+    """A new run into a folder with another run's checkpoint_epoch=8.pt keeps only its own latest state, so a later
+    resume cannot pick the stale file; model.pt and other files are left alone."""
+    (tmp_path / "checkpoint_epoch=8.pt").write_bytes(b"stale")
+    (tmp_path / "model.pt").write_bytes(b"best")
+    net = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    trainer = _trainer(net, opt, 2)
+    LatestCheckpointHandler(ckpt_dir=str(tmp_path), save_dict={"model": net}).attach(trainer)
+    trainer.run([0], max_epochs=2)
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["checkpoint_epoch=2.pt", "model.pt"]
+
+
+def test_resume_flag_from_the_command_line(tmp_path):
+    """`--resume false` reaches the handler as the string "false" (Fire converts only True/False)."""
+    net = torch.nn.Linear(3, 1)
+    for value, expected in [("false", False), ("False", False), ("true", True), ("1", True), (True, True), (0, False)]:
+        assert LatestCheckpointHandler(str(tmp_path), {"model": net}, resume=value).resume is expected
+    with pytest.raises(ValueError, match="resume must be true or false"):
+        LatestCheckpointHandler(str(tmp_path), {"model": net}, resume="maybe")
+
+
+def _run_with_validation(tmp_path, scores, max_epochs, resume):
+    """Train a linear net; after each epoch a 'validation' engine reports the next score from ``scores``, and a
+    best-by-score CheckpointSaver writes model.pt. Returns the network."""
+    from monai.handlers import CheckpointSaver
+
+    torch.manual_seed(len(scores))
+    net = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    trainer = _trainer(net, opt, max_epochs)
+    evaluator = Engine(lambda engine, batch: None)
+
+    @evaluator.on(Events.EPOCH_COMPLETED)
+    def _score(engine):
+        engine.state.metrics = {"iou": scores[trainer.state.epoch - 1]}
+
+    best = CheckpointSaver(str(tmp_path), {"model": net}, save_key_metric=True, key_metric_name="iou",
+                           key_metric_filename="model.pt")  # fmt: skip
+    best.attach(evaluator)
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: evaluator.run([0]))
+    LatestCheckpointHandler(str(tmp_path), {"model": net, "optimizer": opt}, resume=resume, best_saver=best).attach(
+        trainer
+    )
+    trainer.run([0], max_epochs=max_epochs)
+    return net
+
+
+def test_resume_keeps_the_best_model_of_the_earlier_run(tmp_path):
+    """Epoch 2 scored best (0.9); after resuming, epoch 3 scores 0.5 and must not replace model.pt."""
+    _run_with_validation(tmp_path, [0.3, 0.9, 0.5], max_epochs=2, resume=False)
+    best_before = torch.load(tmp_path / "model.pt", weights_only=True)
+    net = _run_with_validation(tmp_path, [0.3, 0.9, 0.5], max_epochs=3, resume=True)
+    for key, value in torch.load(tmp_path / "model.pt", weights_only=True).items():
+        torch.testing.assert_close(value, best_before[key])
+    assert not torch.equal(net.weight, best_before["weight"])  # the network did train on, model.pt stayed
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["checkpoint_epoch=3.pt", "model.pt"]
+
+
+def test_best_saver_must_track_a_key_metric(tmp_path):
+    from monai.handlers import CheckpointSaver
+
+    interval_only = CheckpointSaver(str(tmp_path), {"model": torch.nn.Linear(1, 1)}, save_interval=1)
+    with pytest.raises(ValueError, match="save_key_metric=True"):
+        LatestCheckpointHandler(str(tmp_path), {}, best_saver=interval_only)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pickle
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monai.transforms import Compose, LoadImaged
+
+from transforms.checks import DatasetError
+from transforms.io import LoadVolumed
+from transforms.synthetic_msd import msd_task01_affine
+
+
+def _write(tmp_path, name="img.nii.gz"):
+    path = tmp_path / name
+    array = np.random.default_rng(0).uniform(size=(9, 11, 5, 4)).astype(np.float32)
+    nib.save(nib.Nifti1Image(array, msd_task01_affine((9, 11, 5))), str(path))
+    return str(path)
+
+
+def test_reads_like_load_imaged(tmp_path):
+    path = _write(tmp_path)
+    ours = LoadVolumed(keys="image", reader="NibabelReader")({"image": path})["image"]
+    stock = LoadImaged(keys="image", reader="NibabelReader")({"image": path})["image"]
+    torch.testing.assert_close(ours.as_tensor(), stock.as_tensor())
+    np.testing.assert_allclose(ours.affine, stock.affine)
+    assert ours.meta["filename_or_obj"] == path
+
+
+def test_truncated_file_is_named_directly_and_through_compose(tmp_path):
+    path = _write(tmp_path)
+    with open(path, "rb") as f:
+        head = f.read(400)  # cut inside the gzipped header
+    with open(path, "wb") as f:
+        f.write(head)
+    load = LoadVolumed(keys="image", reader="NibabelReader")
+    # LoadImaged would fall back to ITKReader here, which returns mostly zeros without an error
+    with pytest.raises(DatasetError, match="cannot read the volume") as err:
+        load({"image": path})
+    assert str(err.value).startswith(path) and err.value.__cause__ is not None
+    with pytest.raises(RuntimeError) as err:
+        Compose([load])({"image": path})
+    assert path in str(err.value) and isinstance(err.value.__cause__, DatasetError)
+    # the failure is forgotten on the next good call
+    good = _write(tmp_path, "good.nii.gz")
+    load({"image": good})
+    assert path not in str(load)
+
+
+def test_picklable(tmp_path):
+    load = pickle.loads(pickle.dumps(LoadVolumed(keys="image")))
+    assert load({"image": _write(tmp_path)})["image"].shape == (9, 11, 5, 4)

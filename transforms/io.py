@@ -1,0 +1,82 @@
+"""Loading volumes so that a file that cannot be decoded is named in the error."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from monai.data import ImageReader
+from monai.transforms import LoadImaged
+
+from transforms.checks import DatasetError, ReportsLastFailure
+
+__all__ = ["LoadVolumed"]
+
+
+class _FileNamingLoader:
+    """Wraps a ``LoadImage`` so that any error while reading ``filename`` becomes a :class:`DatasetError` naming it.
+
+    With ``exclusive_reader``, calls without a run-time reader use only that reader (no fallback).
+    """
+
+    def __init__(self, loader: Any, exclusive_reader: ImageReader | None = None) -> None:
+        self.loader = loader
+        self.exclusive_reader = exclusive_reader
+
+    @property
+    def image_only(self) -> bool:
+        return self.loader.image_only
+
+    def register(self, reader: ImageReader) -> None:
+        self.loader.register(reader)
+
+    def __call__(self, filename: Any, reader: ImageReader | None = None) -> Any:
+        try:
+            return self.loader(filename, reader if reader is not None else self.exclusive_reader)
+        except Exception as err:  # readers raise anything from EOFError (truncated .gz) to ITK's RuntimeError
+            raise DatasetError(f"{filename}: cannot read the volume ({type(err).__name__}: {err})") from err
+
+
+class LoadVolumed(ReportsLastFailure, LoadImaged):
+    """MONAI's :class:`~monai.transforms.LoadImaged` whose read errors name the file.
+
+    A file whose header is fine but whose voxel data cannot be decoded (a truncated ``.nii.gz``, a disk error)
+    passes the header checks of :func:`transforms.load_msd_datalist` and fails only here, when the volume is
+    decoded. MONAI's readers then raise errors such as ``EOFError: Compressed file ended before the
+    end-of-stream marker was reached`` that do not say which file. This transform raises
+    :class:`~transforms.DatasetError` starting with the file name instead (the reader's error is its
+    ``__cause__``), and, like :class:`~transforms.CheckVolumed`, keeps the message in ``str()`` so that it shows
+    in the ``RuntimeError("applying transform ...")`` of MONAI's ``Compose``.
+
+    One difference in behaviour: given one ``reader``, only that reader is used. ``LoadImaged`` falls back to every
+    other installed reader when the designated one fails, and ITK, for one, "reads" a ``.nii.gz`` truncated inside
+    its header without an error, returning mostly zeros.
+
+    Args:
+        keys: keys of the file names to load.
+        reader: reader name, class or instance used exclusively (e.g. ``"NibabelReader"``); a sequence of readers,
+            or None (chosen by file suffix), as in ``LoadImaged``.
+        args, kwargs: the other arguments of ``LoadImaged``.
+    """
+
+    def __init__(self, keys: Any, reader: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(keys, reader, *args, **kwargs)
+        single = reader is not None and not isinstance(reader, (list, tuple))
+        # LoadImage registers the designated reader after its defaults
+        self._loader = _FileNamingLoader(self._loader, self._loader.readers[-1] if single else None)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(keys={self.keys})"
+
+    def __call__(self, data: Mapping[Hashable, Any], reader: ImageReader | None = None) -> dict[Hashable, Any]:
+        """Load every key of ``data`` (file names) like ``LoadImaged``.
+
+        Raises:
+            DatasetError: a file cannot be read or decoded; the message starts with its name.
+        """
+        self._clear_failure()
+        try:
+            return super().__call__(data, reader)
+        except DatasetError as err:
+            self._record_failure(str(err))
+            raise
