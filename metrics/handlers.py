@@ -31,30 +31,25 @@ class PixelAccuracy(IgniteMetricHandler):
         save_details: keep the per-image values in ``engine.state.metric_details`` (per-case CSV of MetricsSaver).
     """
 
+    metric_class: type = PixelAccuracyMetric
+
     def __init__(
         self,
         reduction: MetricReduction | str = MetricReduction.MEAN,
         output_transform: Callable = _identity,
         save_details: bool = True,
     ) -> None:
-        metric_fn = PixelAccuracyMetric(reduction=reduction)
+        metric_fn = self.metric_class(reduction=reduction)
         super().__init__(metric_fn, output_transform=output_transform, save_details=save_details)
 
 
-class PixelError(IgniteMetricHandler):
+class PixelError(PixelAccuracy):
     """Pixel error (ISBI 2012) per image, averaged over images: :class:`metrics.PixelErrorMetric`.
 
     Args: as :class:`PixelAccuracy`.
     """
 
-    def __init__(
-        self,
-        reduction: MetricReduction | str = MetricReduction.MEAN,
-        output_transform: Callable = _identity,
-        save_details: bool = True,
-    ) -> None:
-        metric_fn = PixelErrorMetric(reduction=reduction)
-        super().__init__(metric_fn, output_transform=output_transform, save_details=save_details)
+    metric_class = PixelErrorMetric
 
 
 class RandError(IgniteMetricHandler):

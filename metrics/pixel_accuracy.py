@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
-from monai.metrics import CumulativeIterationMetric
-from monai.metrics.utils import do_metric_reduction, is_binary_tensor
+from monai.metrics.utils import is_binary_tensor
 from monai.utils import MetricReduction
+
+from metrics.reduction import ReducedCumulativeMetric
 
 __all__ = ["PixelAccuracyMetric", "PixelErrorMetric", "compute_pixel_accuracy"]
 
@@ -33,7 +34,7 @@ def compute_pixel_accuracy(y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tenso
     return right.flatten(1).float().mean(dim=1, keepdim=True)
 
 
-class PixelAccuracyMetric(CumulativeIterationMetric):
+class PixelAccuracyMetric(ReducedCumulativeMetric):
     """Pixel accuracy per image, averaged over images (MONAI ``CumulativeIterationMetric``).
 
     See :func:`compute_pixel_accuracy`. One value per batch item: per slice for a 2D batch, per volume for the
@@ -57,16 +58,6 @@ class PixelAccuracyMetric(CumulativeIterationMetric):
         is_binary_tensor(y_pred, "y_pred")
         is_binary_tensor(y, "y")
         return self._score(y_pred, y)
-
-    def aggregate(
-        self, reduction: MetricReduction | str | None = None
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Reduce the buffered per-image values (``reduction`` overrides the constructor's)."""
-        data = self.get_buffer()
-        if not isinstance(data, torch.Tensor):
-            raise ValueError("the data to aggregate must be a PyTorch Tensor.")
-        f, not_nans = do_metric_reduction(data, reduction or self.reduction)
-        return (f, not_nans) if self.get_not_nans else f
 
 
 class PixelErrorMetric(PixelAccuracyMetric):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from monai.metrics import CumulativeIterationMetric
-from monai.metrics.utils import do_metric_reduction, is_binary_tensor
+from monai.metrics.utils import is_binary_tensor
 from monai.utils import MetricReduction
 from scipy import ndimage
+
+from metrics.reduction import ReducedCumulativeMetric
 
 __all__ = ["RandErrorMetric", "adapted_rand_error", "binary_rand_error"]
 
@@ -90,7 +91,7 @@ def binary_rand_error(
     return adapted_rand_error(true_labels, test_labels, alpha=alpha)
 
 
-class RandErrorMetric(CumulativeIterationMetric):
+class RandErrorMetric(ReducedCumulativeMetric):
     """Adapted Rand error per image and channel, averaged (MONAI ``CumulativeIterationMetric``).
 
     ISBI 2012 EM segmentation challenge (seed 002; U-Net 2015 Table 1): ``1 - F-score`` of the foreground-
@@ -135,13 +136,3 @@ class RandErrorMetric(CumulativeIterationMetric):
         options = (self.connectivity, self.alpha, self.ignore_empty)
         scores = [[binary_rand_error(p[b, c], g[b, c], *options) for c in range(g.shape[1])] for b in range(g.shape[0])]
         return torch.tensor(scores, dtype=torch.float32, device=y.device)
-
-    def aggregate(
-        self, reduction: MetricReduction | str | None = None
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Reduce the buffered ``(N, C)`` values; NaNs (empty ground truths) are skipped, all NaN gives 0."""
-        data = self.get_buffer()
-        if not isinstance(data, torch.Tensor):
-            raise ValueError("the data to aggregate must be a PyTorch Tensor.")
-        f, not_nans = do_metric_reduction(data, reduction or self.reduction)
-        return (f, not_nans) if self.get_not_nans else f

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from monai.metrics import CumulativeIterationMetric
-from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction
+
+from metrics.reduction import ReducedCumulativeMetric
 
 __all__ = ["BRATS_REGIONS", "RegionMetric", "labels_to_regions", "resolve_regions"]
 
@@ -51,7 +52,7 @@ def labels_to_regions(
     return torch.cat(channels, dim=1).float()
 
 
-class RegionMetric(CumulativeIterationMetric):
+class RegionMetric(ReducedCumulativeMetric):
     """Any MONAI per-channel metric on label regions (BraTS WT / TC / ET by default) of multi-class outputs.
 
     The prediction and the label are turned into one binary channel per region by :func:`labels_to_regions`
@@ -98,13 +99,3 @@ class RegionMetric(CumulativeIterationMetric):
         if y_pred.shape[0] != y.shape[0] or y_pred.shape[2:] != y.shape[2:]:
             raise ValueError(f"y_pred {tuple(y_pred.shape)} and y {tuple(y.shape)} differ in batch or spatial size.")
         return self.metric._compute_tensor(labels_to_regions(y_pred, self.regions), labels_to_regions(y, self.regions))
-
-    def aggregate(
-        self, reduction: MetricReduction | str | None = None
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Reduce the buffered ``(N, R)`` values; NaNs are skipped, all NaN gives 0 (MONAI's reduction)."""
-        data = self.get_buffer()
-        if not isinstance(data, torch.Tensor):
-            raise ValueError("the data to aggregate must be a PyTorch Tensor.")
-        f, not_nans = do_metric_reduction(data, reduction or self.reduction)
-        return (f, not_nans) if self.get_not_nans else f

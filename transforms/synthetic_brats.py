@@ -14,11 +14,10 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 
 from transforms.brats import BRATS_MODALITIES
-from transforms.synthetic_msd import msd_task01_affine, synthesize_brain_tumour_case
+from transforms.synthetic_msd import msd_task01_affine, save_nifti, synthesize_brain_tumour_case
 
 __all__ = ["generate_brats2020", "BRATS_NAME_MAPPING_HEADER"]
 
@@ -30,15 +29,6 @@ BRATS_NAME_MAPPING_HEADER = (
     "Grade", "BraTS_2017_subject_ID", "BraTS_2018_subject_ID", "TCGA_TCIA_subject_ID", "BraTS_2019_subject_ID",
     "BraTS_2020_subject_ID",
 )  # fmt: skip
-
-
-def _save(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
-    img = nib.Nifti1Image(array, affine)
-    img.header.set_data_dtype(array.dtype)
-    img.header.set_xyzt_units("mm", "sec")
-    img.set_qform(affine, code=1)
-    img.set_sform(affine, code=1)
-    nib.save(img, str(path))
 
 
 def generate_brats2020(
@@ -92,9 +82,9 @@ def generate_brats2020(
         case = synthesize_brain_tumour_case(shape, seed=(seed, number))
         for modality in BRATS_MODALITIES:
             channel = case.image[..., _MSD_CHANNEL[modality]]
-            _save(np.round(channel).astype(np.int16), affine, folder / f"{case_id}_{modality}{suffix}")
+            save_nifti(np.round(channel).astype(np.int16), affine, folder / f"{case_id}_{modality}{suffix}")
         if split == "Training":
-            _save(_MSD_TO_BRATS[case.label], affine, folder / f"{case_id}_seg{suffix}")
+            save_nifti(_MSD_TO_BRATS[case.label], affine, folder / f"{case_id}_seg{suffix}")
         rows.append(("HGG" if number % 4 else "LGG", "NA", "NA", "NA", "NA", case_id))
     with mapping.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

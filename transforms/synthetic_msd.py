@@ -30,6 +30,7 @@ __all__ = [
     "SyntheticCase",
     "generate_msd_task01",
     "msd_task01_affine",
+    "save_nifti",
     "synthesize_brain_tumour_case",
 ]
 
@@ -243,7 +244,7 @@ def synthesize_brain_tumour_case(
     return SyntheticCase(image=image, label=label, brain=brain)
 
 
-def _save_nifti(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
+def save_nifti(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
     """Write ``array`` with ``affine`` as NIfTI-1 (qform and sform both set, code 1 = scanner), units mm/s."""
     img = nib.Nifti1Image(array, affine)
     img.header.set_data_dtype(array.dtype)
@@ -302,14 +303,14 @@ def generate_msd_task01(
     for number in range(1, num_training + 1):
         name = f"BRATS_{number:03d}.nii.gz"
         case = synthesize_brain_tumour_case(shape, seed=(seed, number))
-        _save_nifti(case.image, affine, root / "imagesTr" / name)
-        _save_nifti(case.label, affine, root / "labelsTr" / name)
+        save_nifti(case.image, affine, root / "imagesTr" / name)
+        save_nifti(case.label, affine, root / "labelsTr" / name)
         training.append({"image": f"./imagesTr/{name}", "label": f"./labelsTr/{name}"})
     test = []
     first_test = max(_FIRST_TEST_CASE, num_training + 1)
     for number in range(first_test, first_test + num_test):
         name = f"BRATS_{number:03d}.nii.gz"
-        _save_nifti(synthesize_brain_tumour_case(shape, seed=(seed, number)).image, affine, root / "imagesTs" / name)
+        save_nifti(synthesize_brain_tumour_case(shape, seed=(seed, number)).image, affine, root / "imagesTs" / name)
         test.append(f"./imagesTs/{name}")
 
     description = {
