@@ -18,6 +18,7 @@ from transforms.synthetic_isbi import generate_isbi2012
 from transforms.synthetic_png_pairs import generate_png_pairs
 
 PIPELINES = Path(__file__).resolve().parent / "pipelines"
+COMMON_CONFIGS = Path(__file__).resolve().parents[2] / "bundles" / "common" / "configs"
 
 
 def _parser(name: str, **overrides) -> ConfigParser:
@@ -77,7 +78,7 @@ def test_isbi_fragment_trains_on_mirrored_tiles_and_infers_whole_pages(tmp_path)
 
 def test_figshare_fragment_resizes_and_splits_by_patient(tmp_path):
     root = generate_figshare(tmp_path / "fig", num_images=10, num_patients=5, size=64, seed=0)
-    parser = _parser("figshare_2d.yaml", dataset_dir=str(root), image_size=[32, 32])
+    parser = _parser(COMMON_CONFIGS / "figshare_2d.yaml", dataset_dir=str(root), image_size=[32, 32])
     parts = [parser.get_parsed_content(f"data#{p}_files") for p in ("train", "val", "test")]
     patients = [{d["patient_id"] for d in part} for part in parts]
     assert all(patients) and sum(len(p) for p in parts) == 10
@@ -93,7 +94,7 @@ def test_png_pairs_fragment(tmp_path, layout):
     root = tmp_path / "liver"
     generate_png_pairs(root, "liver", 10, 48, images_dir=images, masks_dir=masks, mask_suffix=suffix)
     parser = _parser(
-        "png_pairs_2d.yaml", dataset_dir=str(root), images_subdir=images, masks_subdir=masks, mask_suffix=suffix
+        COMMON_CONFIGS / "png_pairs_2d.yaml", dataset_dir=str(root), images_subdir=images, masks_subdir=masks, mask_suffix=suffix
     )
     assert [len(parser.get_parsed_content(f"data#{p}_files")) for p in ("train", "val", "test")] == [8, 1, 1]
     sample = parser.get_parsed_content("data#train_dataset")[0]
