@@ -139,8 +139,13 @@ def _check_case_headers(item: Mapping[str, Any]) -> list[str]:
             continue
         shapes[path] = shape
     if len(set(shapes.values())) > 1:
-        listed = "; ".join(f"{Path(p).name} {s}" for p, s in shapes.items())
-        problems.append(f"{Path(paths[0]).parent}: volumes of case {item['case_id']} differ in shape: {listed}")
+        reference, reference_shape = next(iter(shapes.items()))
+        for path, shape in shapes.items():
+            if shape != reference_shape:
+                problems.append(
+                    f"{path}: shape {shape} differs from {reference_shape} of {Path(reference).name} (volumes of "
+                    f"case {item['case_id']} differ in shape)"
+                )
     return problems
 
 

@@ -140,8 +140,12 @@ class CheckVolumed(ReportsLastFailure, MapTransform):
         num_inf = int(torch.isinf(values).sum())
         first = tuple(int(i) for i in torch.nonzero(~finite)[0])
         channels = sorted({int(c) for c in torch.nonzero(~finite)[:, 0]}) if values.ndim > 1 else []
+        source = _source_of(d, key)
+        files = getattr(d[key], "meta", {}).get("source_files") if isinstance(d[key], MetaTensor) else None
+        if files and len(files) == values.shape[0]:  # one file per channel: name the bad one(s)
+            source = ", ".join(str(files[c]) for c in channels)
         raise DatasetError(
-            f"{_source_of(d, key)}: image {key!r} has {num_nan} NaN and {num_inf} infinite voxel(s) "
+            f"{source}: image {key!r} has {num_nan} NaN and {num_inf} infinite voxel(s) "
             f"(channel(s) {channels}, first at index {first} of shape {tuple(values.shape)})."
         )
 

@@ -31,10 +31,23 @@ class _FileNamingLoader:
         self.loader.register(reader)
 
     def __call__(self, filename: Any, reader: ImageReader | None = None) -> Any:
+        reader = reader if reader is not None else self.exclusive_reader
         try:
-            return self.loader(filename, reader if reader is not None else self.exclusive_reader)
+            return self.loader(filename, reader)
         except Exception as err:  # readers raise anything from EOFError (truncated .gz) to ITK's RuntimeError
-            raise DatasetError(f"{filename}: cannot read the volume ({type(err).__name__}: {err})") from err
+            name = self._culprit(filename, reader)
+            raise DatasetError(f"{name}: cannot read the volume ({type(err).__name__}: {err})") from err
+
+    def _culprit(self, filename: Any, reader: ImageReader | None) -> str:
+        """The file of a list (modalities stacked as channels) that fails alone; all of them if none does."""
+        if not isinstance(filename, (list, tuple)) or len(filename) < 2:
+            return str(filename[0] if isinstance(filename, (list, tuple)) and filename else filename)
+        for name in filename:
+            try:
+                self.loader(name, reader)
+            except Exception:  # the same errors as above, now for one file
+                return str(name)
+        return f"{', '.join(map(str, filename))} (each readable alone, not together)"
 
 
 class LoadVolumed(ReportsLastFailure, LoadImaged):
@@ -46,7 +59,10 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
     end-of-stream marker was reached`` that do not say which file. This transform raises
     :class:`~transforms.DatasetError` starting with the file name instead (the reader's error is its
     ``__cause__``), and, like :class:`~transforms.CheckVolumed`, keeps the message in ``str()`` so that it shows
-    in the ``RuntimeError("applying transform ...")`` of MONAI's ``Compose``.
+    in the ``RuntimeError("applying transform ...")`` of MONAI's ``Compose``. When one item lists several files
+    (BraTS modalities stacked as channels), the error names the one that fails, and the loaded ``MetaTensor``
+    keeps the list as ``meta["source_files"]`` so that :class:`~transforms.CheckVolumed` can name the file of a bad
+    channel.
 
     One difference in behaviour: given one ``reader``, only that reader is used. ``LoadImaged`` falls back to every
     other installed reader when the designated one fails, and ITK, for one, "reads" a ``.nii.gz`` truncated inside
@@ -76,7 +92,12 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
         """
         self._clear_failure()
         try:
-            return super().__call__(data, reader)
+            d = super().__call__(data, reader)
         except DatasetError as err:
             self._record_failure(str(err))
             raise
+        for key in self.key_iterator(d):
+            files = data.get(key)
+            if isinstance(files, (list, tuple)) and len(files) > 1 and isinstance(getattr(d[key], "meta", None), dict):
+                d[key].meta["source_files"] = [str(f) for f in files]  # one file per channel, for error messages
+        return d

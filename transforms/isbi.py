@@ -13,6 +13,7 @@ ITK, via MONAI's ``LoadImage``) are read too: page ``k`` is then the ``k``-th sl
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
@@ -46,6 +47,17 @@ def _is_tiff(path: str | os.PathLike) -> bool:
     return image_suffix(path) in _TIFF_SUFFIXES
 
 
+class _LogRecorder(logging.Handler):
+    """Keeps the messages of warnings logged while it is attached (tifffile logs a broken chain of pages)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def read_stack_info(path: str | os.PathLike) -> tuple[int, tuple[int, ...]]:
     """Number of pages and the shape of each page of an image stack, from its header(s) only.
 
@@ -56,8 +68,9 @@ def read_stack_info(path: str | os.PathLike) -> tuple[int, tuple[int, ...]]:
         ``(num_pages, page_shape)``; a TIFF page shape is (rows, columns).
 
     Raises:
-        DatasetError: missing or unreadable file, colour or differently sized pages, not a 3D volume; the
-            message names the file.
+        DatasetError: missing or unreadable file, a truncated TIFF (a broken chain of pages, fewer pages than its
+            ImageJ header declares, page data past the end of the file), colour or differently sized pages, not a
+            3D volume; the message names the file.
     """
     path = str(path)
     if not os.path.isfile(path):
@@ -69,13 +82,34 @@ def read_stack_info(path: str | os.PathLike) -> tuple[int, tuple[int, ...]]:
         return shape[-1], tuple(shape[:2])
     import tifffile
 
+    size = os.path.getsize(path)
+    complaints = _LogRecorder()
+    tifffile.logger().addHandler(complaints)  # tifffile only logs a broken page chain and stops there
     try:
         with tifffile.TiffFile(path) as tif:
             shapes = [tuple(int(s) for s in page.shape) for page in tif.pages]
+            declared = (tif.imagej_metadata or {}).get("images")
+            beyond = [
+                i for i, page in enumerate(tif.pages)
+                if any(o + c > size for o, c in zip(page.dataoffsets, page.databytecounts))
+            ]  # fmt: skip
     except Exception as err:  # tifffile raises TiffFileError, ValueError, struct.error ...
         raise DatasetError(f"{path}: cannot read as TIFF ({type(err).__name__}: {err})") from err
+    finally:
+        tifffile.logger().removeHandler(complaints)
     if not shapes:
         raise DatasetError(f"{path}: the TIFF holds no readable page (truncated or corrupt file?).")
+    if complaints.messages:
+        raise DatasetError(
+            f"{path}: damaged TIFF structure after page {len(shapes) - 1} (tifffile: {complaints.messages[0]}); "
+            "truncated or corrupt file?"
+        )
+    if declared is not None and int(declared) != len(shapes):
+        raise DatasetError(
+            f"{path}: the ImageJ header declares {declared} page(s), {len(shapes)} can be read (truncated file?)."
+        )
+    if beyond:
+        raise DatasetError(f"{path}: page {beyond[0]} ends past the end of the file ({size} bytes; truncated file?).")
     bad = [i for i, s in enumerate(shapes) if len(s) != 2]
     if bad:
         raise DatasetError(f"{path}: page {bad[0]} has shape {shapes[bad[0]]}; expected grey 2D pages.")

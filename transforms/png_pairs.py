@@ -40,8 +40,11 @@ def _listing(names: Sequence[str]) -> str:
     return ", ".join(shown)
 
 
-def _index(folder: Path, suffix: str, suffixes: Sequence[str], exclude_suffix: str = "") -> dict[str, Path]:
-    """``{name without extension and ``suffix``: path}`` of the image files of ``folder``."""
+def _scan(
+    folder: Path, suffix: str, suffixes: Sequence[str], exclude_suffix: str = ""
+) -> tuple[dict[str, Path], list[tuple[Path, Path]]]:
+    """``{name without extension and ``suffix``: path}`` of the image files of ``folder``, and the pairs of files
+    that share one name (``000.png`` and ``000.bmp``)."""
     table: dict[str, Path] = {}
     duplicates = []
     for path in sorted(folder.iterdir()):
@@ -56,10 +59,17 @@ def _index(folder: Path, suffix: str, suffixes: Sequence[str], exclude_suffix: s
                 continue
             stem = stem[: -len(suffix)]
         if stem in table:
-            duplicates.append(f"{table[stem].name} and {path.name}")
+            duplicates.append((table[stem], path))
         table[stem] = path
+    return table, duplicates
+
+
+def _index(folder: Path, suffix: str, suffixes: Sequence[str], exclude_suffix: str = "") -> dict[str, Path]:
+    """As :func:`_scan`; two files for one name raise :class:`DatasetError`."""
+    table, duplicates = _scan(folder, suffix, suffixes, exclude_suffix)
     if duplicates:
-        raise DatasetError(f"{folder}: several files for one name: {_listing(duplicates)}.")
+        names = [f"{first.name} and {second.name}" for first, second in duplicates]
+        raise DatasetError(f"{folder}: several files for one name: {_listing(names)}.")
     return table
 
 
@@ -108,9 +118,11 @@ def load_png_pairs_datalist(
         if lonely_images:
             names = [images[n].name for n in lonely_images]
             parts.append(f"{len(names)} image(s) in {images_root} without a mask in {masks_root}: {_listing(names)}")
+            parts.extend(f"{images[n]}: image without a mask" for n in lonely_images[:_MAX_LISTED])
         if lonely_masks:
             names = [masks[n].name for n in lonely_masks]
             parts.append(f"{len(names)} mask(s) in {masks_root} without an image in {images_root}: {_listing(names)}")
+            parts.extend(f"{masks[n]}: mask without an image" for n in lonely_masks[:_MAX_LISTED])
         hint = f" (masks are matched as <name>{mask_suffix}.<ext>)" if mask_suffix else ""
         raise DatasetError("unmatched image/mask names" + hint + ":\n  " + "\n  ".join(parts))
     datalist, problems = [], []
