@@ -144,7 +144,7 @@ def replace_png_with(relative: str, new_name: str, array: np.ndarray) -> Callabl
 
     def corrupt(root: Path) -> None:
         (root / relative).unlink()
-        tifffile.imwrite((root / relative).with_name(new_name), array)
+        tifffile.imwrite((root / relative).with_name(new_name), array, photometric="minisblack", planarconfig="contig")
 
     return corrupt
 

@@ -58,12 +58,33 @@ def _itk_shape(path: str) -> tuple[int, ...]:
 
 
 def _pil_shape(path: str) -> tuple[int, ...]:
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as img:
-        width, height = img.size
-        channels = len(img.getbands())
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            channels = len(img.getbands())
+    except UnidentifiedImageError:
+        if image_suffix(path) not in (".tif", ".tiff"):
+            raise
+        import tifffile  # TIFFs Pillow cannot open (5 samples per pixel, float16 ...): the first page's shape
+
+        with tifffile.TiffFile(path) as tif:
+            shape = tuple(int(s) for s in tif.pages[0].shape)
+        width, height, channels = shape[1], shape[0], (shape[2] if len(shape) > 2 else 1)
     return (width, height) + ((channels,) if channels > 1 else ())
+
+
+def _gzip_problem(path: str) -> str | None:
+    """What is wrong with the start of a ``.gz`` stream (a NIfTI header is in its first 540 bytes), else None."""
+    import gzip
+
+    try:
+        with gzip.open(path, "rb") as handle:
+            handle.read(540)
+    except Exception as err:  # EOFError (truncated), BadGzipFile, zlib.error
+        return f"{type(err).__name__}: {err}"
+    return None
 
 
 def read_image_shape(path: str | os.PathLike) -> tuple[int, ...]:
@@ -93,4 +114,7 @@ def read_image_shape(path: str | os.PathLike) -> tuple[int, ...]:
             return _pil_shape(path)
         return _itk_shape(path)
     except Exception as err:  # each library raises its own error types for unreadable headers
+        broken = _gzip_problem(path) if path.lower().endswith(".gz") else None
+        if broken is not None:
+            raise DatasetError(f"{path}: cannot read the image header: truncated or corrupt gzip ({broken})") from err
         raise DatasetError(f"{path}: cannot read the image header ({type(err).__name__}: {err})") from err

@@ -13,6 +13,7 @@ from typing import Any
 import nibabel as nib
 
 from transforms.checks import DatasetError
+from transforms.image_headers import _gzip_problem
 
 __all__ = [
     "case_id_from_path",
@@ -139,7 +140,9 @@ def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) ->
             try:
                 shapes[key] = tuple(int(s) for s in nib.load(item[key]).shape)
             except Exception as err:  # nibabel raises a variety of errors for unreadable files
-                problems.append(f"{item[key]}: cannot read a NIfTI header ({type(err).__name__}: {err})")
+                broken = _gzip_problem(item[key]) if item[key].lower().endswith(".gz") else None
+                reason = f"truncated or corrupt gzip ({broken})" if broken else f"{type(err).__name__}: {err}"
+                problems.append(f"{item[key]}: cannot read a NIfTI header ({reason})")
         image = shapes.get("image")
         if image is not None:
             if len(image) != 4:

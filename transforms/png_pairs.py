@@ -32,6 +32,7 @@ __all__ = ["PNG_PAIR_SUFFIXES", "ToGrayscaled", "load_png_pairs_datalist", "spli
 
 PNG_PAIR_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".nii", ".nii.gz", ".nrrd", ".mha")
 _MAX_LISTED = 20
+_CHANNELS = (1, 2, 3, 4)  # grey, grey + alpha, RGB, RGBA: what ToGrayscaled reduces
 
 
 def _listing(names: Sequence[str]) -> str:
@@ -97,7 +98,8 @@ def load_png_pairs_datalist(
 
     Raises:
         DatasetError: a folder missing or without images; names without a partner (listing all of them, up to
-            20 per side); two files for one name; image and mask sizes that differ. Messages name the files.
+            20 per side); two files for one name; image and mask sizes that differ; a picture with another number
+            of channels than 1-4. Messages name the files.
     """
     images_root = Path(images_dir).expanduser().absolute()
     masks_root = Path(masks_dir).expanduser().absolute() if masks_dir is not None else images_root
@@ -133,6 +135,17 @@ def load_png_pairs_datalist(
                 image_shape, mask_shape = read_image_shape(item["image"]), read_image_shape(item["label"])
             except DatasetError as err:
                 problems.append(str(err))
+                continue
+            bad_channels = [
+                (path, shape) for path, shape in ((item["image"], image_shape), (item["label"], mask_shape))
+                if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in _CHANNELS)
+            ]  # fmt: skip
+            for path, shape in bad_channels:
+                problems.append(
+                    f"{path}: shape {shape} (width, height, channels) is not a 2D picture with 1 (grey), 2 (grey + "
+                    "alpha), 3 (RGB) or 4 (RGBA) channels"
+                )
+            if bad_channels:
                 continue
             if image_shape[:2] != mask_shape[:2]:
                 problems.append(

@@ -11,7 +11,9 @@ import numpy as np
 from tqdm import tqdm
 
 from transforms.integrity.report import IntegrityReport
-from transforms.integrity.volumes import DuplicateFinder, check_finite, check_label_values, read_volume
+from transforms.checks import DatasetError
+from transforms.image_headers import read_image_shape
+from transforms.integrity.volumes import DuplicateFinder, Volume, check_finite, check_label_values, read_volume
 from transforms.png_pairs import PNG_PAIR_SUFFIXES, _scan
 
 __all__ = ["check_png_pairs"]
@@ -34,6 +36,21 @@ def _grey(path: str, array: np.ndarray, what: str, report: IntegrityReport) -> n
     if channels == 2:
         return array[..., 0]
     return array[..., :3].max(axis=-1)
+
+
+def _read(path: str, what: str, report: IntegrityReport) -> Volume | None:
+    """Header (as the bundles' data list reads it; catches TIFFs whose extra channels a reader would drop), then
+    the pixels."""
+    try:
+        shape = read_image_shape(path)
+    except DatasetError as err:
+        report.record(path, err)
+        return None
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in _CHANNELS):
+        report.error(path, f"{what} of shape {shape} (width, height, channels): expected a 2D picture with 1 (grey), "
+                     "2 (grey + alpha), 3 (RGB) or 4 (RGBA) channels")
+        return None
+    return read_volume(path, report, what)
 
 
 def check_png_pairs(
@@ -90,8 +107,7 @@ def check_png_pairs(
     duplicates = DuplicateFinder(report, "image")
     for name in tqdm(pairs, desc="checking image/mask pairs", unit="pair", disable=not progress):
         image_path, mask_path = str(images[name]), str(masks[name])
-        image = read_volume(image_path, report, "image")
-        mask = read_volume(mask_path, report, "mask")
+        image, mask = _read(image_path, "image", report), _read(mask_path, "mask", report)
         grey_image = _grey(image_path, image.array, "image", report) if image is not None else None
         grey_mask = _grey(mask_path, mask.array, "mask", report) if mask is not None else None
         if grey_image is not None:

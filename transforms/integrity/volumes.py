@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -67,7 +68,12 @@ def read_volume(path: str | os.PathLike, report: IntegrityReport, what: str = "v
         return None
     try:
         if image_suffix(path) == ".nii.gz":
-            img = _nifti_from_bytes(gzip.decompress(Path(path).read_bytes()))
+            try:
+                raw = gzip.decompress(Path(path).read_bytes())
+            except (EOFError, OSError, zlib.error) as err:  # OSError covers gzip.BadGzipFile and "CRC check failed"
+                report.error(path, f"cannot read the {what}: truncated or corrupt gzip ({type(err).__name__}: {err})")
+                return None
+            img = _nifti_from_bytes(raw)
             return Volume(np.asanyarray(img.dataobj), np.asarray(img.affine, dtype=np.float64))
         if image_suffix(path) in NIFTI_SUFFIXES:
             img = nib.load(path)
