@@ -58,7 +58,9 @@ def _declared_count(meta: dict, json_path: Path, count_key: str, list_key: str, 
         report.error(json_path, f"{count_key} is {declared} but {list_key!r} lists {len(listed)} case(s)")
 
 
-def _expected_labels(meta: dict, json_path: Path, labels: Sequence[int] | None, report: IntegrityReport) -> list:
+def _expected_labels(
+    meta: dict, json_path: Path, labels: Sequence[int] | None, report: IntegrityReport
+) -> list[int] | None:
     declared = None
     if isinstance(meta.get("labels"), dict):
         try:
@@ -68,7 +70,7 @@ def _expected_labels(meta: dict, json_path: Path, labels: Sequence[int] | None, 
     elif "labels" in meta:
         report.error(json_path, f"'labels' is {meta['labels']!r}, expected an object {{\"0\": \"background\", ...}}")
     if labels is None:
-        return declared if declared is not None else []
+        return declared  # None: unknown (the missing key is an error already), label values are not checked
     if declared is not None and declared != sorted(labels):
         report.warning(json_path, f"'labels' declares {declared}, the bundle expects {sorted(labels)}")
     return list(labels)
@@ -117,7 +119,7 @@ def _entries(meta: dict, section: str, json_path: Path, root: Path, report: Inte
 
 
 def _check_case(
-    item: dict, labels: list, channels: int | None, duplicates: DuplicateFinder, report: IntegrityReport
+    item: dict, labels: list[int] | None, channels: int | None, duplicates: DuplicateFinder, report: IntegrityReport
 ) -> None:
     image_path, label_path = item["image"], item.get("label")
     listed = f"listed in dataset.json as {item['entry']}"
@@ -155,7 +157,8 @@ def _check_case(
         )
     elif image_ok:
         compare_geometry(report, label_path, label.affine, image_path, image.affine, severity="error")
-    check_label_values(report, label_path, array, labels)
+    if labels is not None:
+        check_label_values(report, label_path, array, labels)
 
 
 def _unlisted_files(root: Path, items: list[dict], report: IntegrityReport) -> None:
