@@ -36,6 +36,8 @@ from transforms.synthetic_msd import generate_msd_task01, save_nifti
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = ROOT / "tests" / "transforms" / "pipelines"
+FIGSHARE_TRAIN = ROOT / "bundles" / "figshare_unetplusplus" / "configs" / "train.yaml"
+LIVER_TRAIN = ROOT / "bundles" / "liver_improved_skip_unet" / "configs" / "train.yaml"
 
 # the data YAML each bundle runs (BraTS and ISBI: the fragments of tests/transforms/pipelines until their bundles
 # land), the key of its per-item load/check transforms, and overrides that keep the data tiny
@@ -43,8 +45,8 @@ BUNDLE_DATA = {
     "msd_task01": (ROOT / "bundles/unet/configs/train.yaml", "data#volume_transforms", {"roi_size": [16, 16]}),
     "brats2020": (PIPELINES / "brats2020_2d.yaml", "data#volume_transforms", {"image_size": [16, 16]}),
     "isbi2012": (PIPELINES / "isbi2012_2d.yaml", "data#load_transforms", {}),
-    "figshare": (ROOT / "bundles/figshare_unetplusplus/configs/train.yaml", "data#load_transforms", {"roi_size": [16, 16]}),
-    "png_pairs": (ROOT / "bundles/liver_improved_skip_unet/configs/train.yaml", "data#load_transforms", {"roi_size": [16, 16]}),
+    "figshare": (FIGSHARE_TRAIN, "data#load_transforms", {"roi_size": [16, 16]}),
+    "png_pairs": (LIVER_TRAIN, "data#load_transforms", {"roi_size": [16, 16]}),
 }  # fmt: skip
 
 
@@ -93,6 +95,18 @@ def rewrite_nifti(relative: str, change: Callable[[np.ndarray], np.ndarray]) -> 
         img = nib.load(path)
         array = change(np.asanyarray(img.dataobj).copy())
         save_nifti(array, img.affine, path)
+
+    return corrupt
+
+
+def rewrite_affine(relative: str, spacing: float) -> Callable[[Path], None]:
+    """Same voxels, another voxel size."""
+
+    def corrupt(root: Path) -> None:
+        img = nib.load(root / relative)
+        affine = img.affine.copy()
+        affine[:3, :3] *= spacing
+        save_nifti(np.asanyarray(img.dataobj).copy(), affine, root / relative)
 
     return corrupt
 
@@ -179,6 +193,7 @@ CORPUS = [
     BadInput("NaN", "msd_task01", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, set_voxel(np.nan, (8, 8, 4, 1)))),
     BadInput("inf", "msd_task01", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, set_voxel(np.inf, (8, 8, 4, 2)))),
     BadInput("wrong label values", "msd_task01", MSD_LABEL, rewrite_nifti(MSD_LABEL, set_voxel(5))),
+    BadInput("affine mismatch", "msd_task01", MSD_LABEL, rewrite_affine(MSD_LABEL, spacing=1.5)),
     BadInput("missing file", "msd_task01", MSD_IMAGE, delete(MSD_IMAGE)),
     BadInput("missing dataset.json", "msd_task01", "dataset.json", delete("dataset.json")),
     # BraTS2020 (one folder per case, one 3D NIfTI per modality)
@@ -191,11 +206,13 @@ CORPUS = [
     BadInput("wrong label values", "brats2020", BRATS_SEG, rewrite_nifti(BRATS_SEG, set_voxel(3))),
     BadInput("missing file", "brats2020", "BraTS20_Training_002", delete(BRATS_T1CE)),
     # ISBI 2012 (multi-page TIFF)
-    BadInput("TIFF page count mismatch", "isbi2012", "train-labels.tif", rewrite_tiff("train-labels.tif", lambda p: p[:-1])),
+    BadInput("TIFF page count mismatch", "isbi2012", "train-labels.tif",
+             rewrite_tiff("train-labels.tif", lambda p: p[:-1])),
     BadInput("truncated TIFF", "isbi2012", "train-volume.tif", truncate("train-volume.tif", 0.3)),
     BadInput("wrong channel count", "isbi2012", "train-volume.tif",
              rewrite_tiff("train-volume.tif", lambda p: np.stack([p, p, p], axis=-1), photometric="rgb")),
-    BadInput("mismatched shapes", "isbi2012", "train-labels.tif", rewrite_tiff("train-labels.tif", lambda p: p[:, :24])),
+    BadInput("mismatched shapes", "isbi2012", "train-labels.tif",
+             rewrite_tiff("train-labels.tif", lambda p: p[:, :24])),
     BadInput("NaN", "isbi2012", "train-volume.tif",
              rewrite_tiff("train-volume.tif", lambda p: np.where(np.arange(32) == 5, np.nan, p.astype("float32")))),
     BadInput("wrong label values", "isbi2012", "train-labels.tif",
@@ -230,7 +247,9 @@ CORPUS = [
 def folder_digest(root: Path) -> dict[str, str]:
     """SHA-256 of every file under ``root`` (relative path -> digest)."""
     return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import nibabel as nib
+import numpy as np
 
 from transforms.checks import DatasetError
 from transforms.image_headers import _gzip_problem
@@ -26,6 +27,7 @@ __all__ = [
 
 _PATH_KEYS = ("image", "label")
 _MAX_LISTED = 20  # problems spelled out in one error message
+_AFFINE_TOLERANCE = 1e-3  # mm: label and image voxels must lie on the same grid
 
 
 def case_id_from_path(path: str | os.PathLike) -> str:
@@ -122,7 +124,7 @@ def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) ->
     """Check volume shapes from the NIfTI headers only (``nib.load(path).shape``; no voxel data is decoded).
 
     Each image must be 4D (X, Y, Z, C) with C == ``num_channels``; each label 3D (or 4D with one channel) with
-    the image's spatial shape.
+    the image's spatial shape and affine (within 0.001 mm: the label's voxels must lie on the image's grid).
 
     Args:
         datalist: dictionaries with absolute ``image`` (and ``label``) paths.
@@ -133,12 +135,14 @@ def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) ->
     """
     problems = []
     for item in datalist:
-        shapes = {}
+        shapes, affines = {}, {}
         for key in _PATH_KEYS:
             if not isinstance(item.get(key), str):
                 continue
             try:
-                shapes[key] = tuple(int(s) for s in nib.load(item[key]).shape)
+                header = nib.load(item[key])
+                shapes[key] = tuple(int(s) for s in header.shape)
+                affines[key] = np.asarray(header.affine, dtype=np.float64)
             except Exception as err:  # nibabel raises a variety of errors for unreadable files
                 broken = _gzip_problem(item[key]) if item[key].lower().endswith(".gz") else None
                 reason = f"truncated or corrupt gzip ({broken})" if broken else f"{type(err).__name__}: {err}"
@@ -162,6 +166,13 @@ def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) ->
                 problems.append(
                     f"{item['label']}: label spatial shape {label[:3]} differs from image {item['image']} "
                     f"spatial shape {image[:3]}"
+                )
+            elif image is not None and not np.allclose(affines["label"], affines["image"], atol=_AFFINE_TOLERANCE):
+                spacing = [np.linalg.norm(affines[k][:3, :3], axis=0).round(4).tolist() for k in ("label", "image")]
+                problems.append(
+                    f"{item['label']}: label affine differs from image {item['image']} (spacing {spacing[0]} vs "
+                    f"{spacing[1]} mm; origin {affines['label'][:3, 3].round(3).tolist()} vs "
+                    f"{affines['image'][:3, 3].round(3).tolist()})"
                 )
     _raise_all(problems, "volume(s) with a bad header")
 

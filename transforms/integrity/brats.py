@@ -143,7 +143,7 @@ def check_brats2020(
             report.warning(folder, "holds no <folder name>_<modality> volume; not a case folder (skipped)")
     report.num_cases = len(cases)
     if not cases:
-        report.error(root, "no case folder (expected BraTS20_Training_NNN/ holding BraTS20_Training_NNN_flair.nii.gz ...)")
+        report.error(root, "no case folder (expected BraTS20_Training_NNN/ holding <folder>_flair.nii.gz, ...)")
     declared = _declared_cases(root, report)
     if declared is not None:
         found = {folder.name for folder in cases}

@@ -52,14 +52,16 @@ def _stack_info(path: str, report: IntegrityReport) -> tuple[int, tuple[int, ...
 def _check_images(path: str, report: IntegrityReport, progress: bool) -> None:
     duplicates = DuplicateFinder(report, "page")
     name = os.path.basename(path)
-    for page, array in tqdm(_pages(path, report, "image stack"), desc=f"checking {name}", unit="page", disable=not progress):
+    pages = tqdm(_pages(path, report, "image stack"), desc=f"checking {name}", unit="page", disable=not progress)
+    for page, array in pages:
         if check_finite(report, path, array, f"page {page}"):
             duplicates.add(path, array, label=f"page {page} of {path}")
 
 
 def _check_labels(path: str, labels: Sequence[float], report: IntegrityReport, progress: bool) -> None:
     name = os.path.basename(path)
-    for page, array in tqdm(_pages(path, report, "label stack"), desc=f"checking {name}", unit="page", disable=not progress):
+    pages = tqdm(_pages(path, report, "label stack"), desc=f"checking {name}", unit="page", disable=not progress)
+    for page, array in pages:
         if check_label_values(report, path, array, labels, what=f"page {page}", background=None):
             values = np.unique(array)
             if values.size == 1:

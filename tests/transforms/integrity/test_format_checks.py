@@ -169,7 +169,8 @@ def test_isbi_expected_counts_empty_and_duplicate_pages(copy):
     assert [f.message for f in report.errors] == ["4 page(s), expected 30", "pages of (32, 32), expected (512, 512)"]
     assert all(f.path == volume for f in report.errors)
     warnings = [(f.path, f.message) for f in report.warnings]
-    assert (volume, f"page identical to page 1 of {volume} (a duplicated case? it could land on both sides of the split)") in warnings
+    duplicate = f"page identical to page 1 of {volume} (a duplicated case? it could land on both sides of the split)"
+    assert (volume, duplicate) in warnings
     assert (str(root / "train-labels.tif"), "page 2 holds only the value 255 (an empty label page)") in warnings
     assert any(path.endswith("test-volume.tif") and "pages of (16, 32)" in message for path, message in warnings)
 
