@@ -169,11 +169,11 @@ def compare_geometry(
         return True
     spacing, reference_spacing = _spacing(affine), _spacing(reference_affine)
     if not np.allclose(spacing, reference_spacing, atol=atol):
-        detail = f"spacing {spacing} mm, {os.path.basename(reference_path)} {reference_spacing} mm"
+        detail = f"spacing {spacing} vs {reference_spacing} mm"
     else:
         shift = float(np.abs(np.asarray(affine) - np.asarray(reference_affine)).max())
-        detail = f"same spacing {spacing} mm, orientation/origin differ by up to {shift:.4g}"
-    message = f"affine differs from {reference_path} ({detail})"
+        detail = f"same spacing {spacing} mm, orientation/origin differ by up to {shift:.4g} mm"
+    message = f"affine differs from {reference_path}: {detail}"
     if severity == "error":
         report.error(path, message)
     else:

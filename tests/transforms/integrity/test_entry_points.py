@@ -14,7 +14,9 @@ from monai.bundle import ConfigParser
 
 from transforms.checks import DatasetError
 from transforms.integrity import DatasetIntegrityCheck, IntegrityReport, check_dataset, exit_with_report
+from transforms.synthetic_brats import generate_brats2020
 from transforms.synthetic_figshare import generate_figshare
+from transforms.synthetic_isbi import generate_isbi2012
 from transforms.synthetic_msd import generate_msd_task01
 from transforms.synthetic_png_pairs import generate_png_pairs
 
@@ -122,6 +124,15 @@ def test_every_bundle_data_fragment_declares_its_check(msd, tmp_path, capsys, mo
         assert check.data_format == data_format
         parser.get_parsed_content("check")
         assert f"dataset check ({data_format}) of {root}: 0 error(s)" in capsys.readouterr().out
+    # the BraTS and ISBI fragments (their bundles are to come) declare theirs too
+    brats = generate_brats2020(tmp_path / "brats", 2, (16, 16, 8))
+    isbi = generate_isbi2012(tmp_path / "isbi", num_pages=3, size=32, with_test=False)
+    for fragment, root, data_format in [("brats2020_2d.yaml", brats, "brats2020"), ("isbi2012_2d.yaml", isbi, "isbi2012")]:
+        parser = ConfigParser()
+        parser.read_config(ROOT / "tests" / "transforms" / "pipelines" / fragment)
+        parser["dataset_dir"] = str(root)
+        report = parser.get_parsed_content("data#integrity_check")()
+        assert report.data_format == data_format and report.ok and report.num_cases > 0
     # check_then_run: the bundle's `run` only after a passed check
     parser = _bundle_parser("bundles/unet/configs/train.yaml", dataset_dir=str(good), run=["$print('RUN STARTED')"])
     parser.get_parsed_content("check_then_run")
