@@ -51,7 +51,7 @@ def read_volume(path: str | os.PathLike, report: IntegrityReport, what: str = "v
     NIfTI (``.nii``, ``.nii.gz``) is read with nibabel only, as the bundles read it (``LoadVolumed`` with
     ``NibabelReader``): falling back to ITK would "read" a ``.nii.gz`` truncated inside its header as zeros. A
     ``.nii.gz`` is decompressed whole first, which verifies the gzip CRC: nibabel alone stops reading at the last
-    voxel and never sees the checksum, so a corrupted byte inside the stream would decode into wrong voxels.
+    voxel and never sees the checksum, so a corrupted byte inside the stream mostly decodes into wrong voxels.
     Other formats go through MONAI's ``LoadImage`` (reader by suffix: ITK, Pillow, ...).
 
     Args:

@@ -121,15 +121,25 @@ def test_msd_geometry_empty_labels_duplicate_and_unlisted_files(copy):
 
 
 def test_msd_corrupt_byte_inside_the_gzip_stream_is_caught_by_its_checksum(copy):
-    """nibabel stops at the last voxel and never reads the gzip CRC, so the bundle's reader accepts such a file
-    (here the damage is in the trailer; inside the stream it would decode into wrong voxels); the check reads the
-    whole stream."""
+    """nibabel (the bundles' reader) stops at the last voxel and never reads the gzip CRC, so most flipped bytes
+    inside the stream decode into wrong voxels without an error; the check decompresses the whole stream."""
     root = copy("msd_task01")
     path = root / "imagesTr" / "BRATS_002.nii.gz"
-    data = bytearray(path.read_bytes())
-    data[-8] ^= 0xFF  # first byte of the CRC-32
-    path.write_bytes(bytes(data))
-    assert len(load_msd_datalist(root)) == 4  # the header check passes
+    original = path.read_bytes()
+    voxels = np.asanyarray(nib.load(path).dataobj).copy()
+    for position in range(len(original) // 2, len(original) - 8):  # the first flip nibabel decodes silently
+        damaged = bytearray(original)
+        damaged[position] ^= 0x10
+        path.write_bytes(bytes(damaged))
+        try:
+            decoded = np.asanyarray(nib.load(path).dataobj)
+        except Exception:  # this flip broke the deflate stream itself: nibabel notices, try the next byte
+            continue
+        if not np.array_equal(decoded, voxels):
+            break
+    else:
+        pytest.fail("no silently decoded flip found")
+    assert len(load_msd_datalist(root)) == 4  # the header check passes, the bundle would train on wrong voxels
     message = _errors(check_dataset("msd_task01", root, progress=False))[str(path)]
     assert "truncated or corrupt gzip" in message and "CRC check failed" in message
 
