@@ -204,6 +204,7 @@ CORPUS = [
     BadInput("mismatched shapes", "brats2020", BRATS_SEG, rewrite_nifti(BRATS_SEG, lambda a: a[:12])),
     BadInput("NaN", "brats2020", BRATS_T1CE, rewrite_nifti(BRATS_T1CE, set_voxel(np.nan, dtype="float32"))),
     BadInput("wrong label values", "brats2020", BRATS_SEG, rewrite_nifti(BRATS_SEG, set_voxel(3))),
+    BadInput("modality affine mismatch", "brats2020", BRATS_T1CE, rewrite_affine(BRATS_T1CE, spacing=1.2)),
     BadInput("missing file", "brats2020", "BraTS20_Training_002", delete(BRATS_T1CE)),
     # ISBI 2012 (multi-page TIFF)
     BadInput("TIFF page count mismatch", "isbi2012", "train-labels.tif",

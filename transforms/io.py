@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+import logging
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from monai.data import ImageReader
+import torch
+from monai.data import ImageReader, MetaTensor
 from monai.transforms import LoadImaged
+
 
 from transforms.checks import DatasetError, ReportsLastFailure
 
-__all__ = ["LoadVolumed"]
+__all__ = ["AFFINE_TOLERANCE_MM", "LoadVolumed"]
+
+AFFINE_TOLERANCE_MM = 1e-3  # files whose affines differ by at most this (header rounding) share one voxel grid
+logger = logging.getLogger(__name__)
 
 
 class _FileNamingLoader:
@@ -35,8 +41,41 @@ class _FileNamingLoader:
         try:
             return self.loader(filename, reader)
         except Exception as err:  # readers raise anything from EOFError (truncated .gz) to ITK's RuntimeError
+            if isinstance(filename, (list, tuple)) and len(filename) > 1 and "affine" in str(err):
+                stacked = self._stack_on_first_grid(filename, reader)
+                if stacked is not None:
+                    return stacked
             name = self._culprit(filename, reader)
             raise DatasetError(f"{name}: cannot read the volume ({type(err).__name__}: {err})") from err
+
+    def _stack_on_first_grid(self, filenames: Sequence[Any], reader: ImageReader | None) -> MetaTensor | None:
+        """Stack files whose affines differ by at most ``AFFINE_TOLERANCE_MM`` (header rounding) with the first's.
+
+        MONAI's readers stack files as channels only when their affines agree to ``np.allclose``'s default
+        tolerance. Returns None when this does not apply (other errors are then reported as usual).
+
+        Raises:
+            DatasetError: a file's affine differs by more than the tolerance; the message names it.
+        """
+        try:
+            parts = [self.loader(name, reader) for name in filenames]
+        except Exception:  # one file is unreadable on its own: the caller names it
+            return None
+        if not all(isinstance(p, MetaTensor) for p in parts) or len({tuple(p.shape) for p in parts}) > 1:
+            return None
+        first = parts[0].affine.double()
+        for name, part in zip(filenames[1:], parts[1:]):
+            shift = float((part.affine.double() - first).abs().max())
+            if shift > AFFINE_TOLERANCE_MM:
+                raise DatasetError(
+                    f"{name}: affine differs from {filenames[0]}'s by up to {shift:.4g} (> {AFFINE_TOLERANCE_MM} mm); "
+                    "the modalities of a case are stacked as channels on one voxel grid: resample the file or fix its "
+                    "header"
+                )
+            if shift > 0:
+                logger.warning(f"{name}: affine differs from {filenames[0]}'s by {shift:.2g} mm; stacked on its grid")
+        meta = dict(parts[0].meta, original_channel_dim=0)
+        return MetaTensor(torch.stack([p.as_tensor() for p in parts]), affine=parts[0].affine, meta=meta)
 
     def _culprit(self, filename: Any, reader: ImageReader | None) -> str:
         """The file of a list (modalities stacked as channels) that fails alone; all of them if none does."""
@@ -62,7 +101,9 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
     in the ``RuntimeError("applying transform ...")`` of MONAI's ``Compose``. When one item lists several files
     (BraTS modalities stacked as channels), the error names the one that fails, and the loaded ``MetaTensor``
     keeps the list as ``meta["source_files"]`` so that :class:`~transforms.CheckVolumed` can name the file of a bad
-    channel.
+    channel. Files of one item whose affines differ only by header rounding (at most ``AFFINE_TOLERANCE_MM``,
+    where MONAI's readers accept no difference at all) are stacked on the first file's grid with a logged warning;
+    a larger difference is a :class:`~transforms.DatasetError` naming the file.
 
     One difference in behaviour: given one ``reader``, only that reader is used. ``LoadImaged`` falls back to every
     other installed reader when the designated one fails, and ITK, for one, "reads" a ``.nii.gz`` truncated inside

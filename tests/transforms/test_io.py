@@ -52,3 +52,21 @@ def test_truncated_file_is_named_directly_and_through_compose(tmp_path):
 def test_picklable(tmp_path):
     load = pickle.loads(pickle.dumps(LoadVolumed(keys="image")))
     assert load({"image": _write(tmp_path)})["image"].shape == (9, 11, 5, 4)
+
+
+def test_modalities_with_rounded_affines_stack_on_the_first_grid_others_are_named(tmp_path):
+    from transforms.io import AFFINE_TOLERANCE_MM
+
+    volume = np.arange(4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
+    paths = [str(tmp_path / f"m{i}.nii.gz") for i in range(3)]
+    affines = [np.eye(4), np.eye(4), np.eye(4)]
+    affines[1][0, 3] += AFFINE_TOLERANCE_MM / 2  # header rounding
+    affines[2][0, 3] += 0.5  # another grid
+    for path, affine, scale in zip(paths, affines, (1, 2, 3)):
+        nib.save(nib.Nifti1Image(volume * scale, affine), path)
+    loaded = LoadVolumed(keys="image", reader="NibabelReader")({"image": paths[:2]})["image"]
+    assert loaded.shape == (2, 4, 5, 3) and loaded.meta["original_channel_dim"] == 0
+    assert torch.equal(loaded.affine, torch.as_tensor(affines[0], dtype=loaded.affine.dtype))
+    assert torch.equal(loaded[1], torch.as_tensor(volume * 2)) and loaded.meta["source_files"] == paths[:2]
+    with pytest.raises(DatasetError, match=rf"^{paths[2]}: affine differs from {paths[0]}'s by up to 0.5"):
+        LoadVolumed(keys="image", reader="NibabelReader")({"image": [paths[0], paths[2]]})

@@ -8,10 +8,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from transforms.brats import BRATS_LABELS, BRATS_MODALITIES, _segmentation_in, _volume_named
 from transforms.integrity.report import IntegrityReport
+from transforms.io import AFFINE_TOLERANCE_MM
 from transforms.integrity.volumes import (
     DuplicateFinder,
     Volume,
@@ -43,6 +45,22 @@ def _declared_cases(root: Path, report: IntegrityReport) -> set[str] | None:
             return None
         return {row[_ID_COLUMN].strip() for row in rows if row[_ID_COLUMN]}
     return None
+
+
+def _compare_modalities(
+    report: IntegrityReport, path: str, affine: np.ndarray, reference: str, reference_affine: np.ndarray
+) -> None:
+    """Modalities are stacked as channels on the first one's grid (``LoadVolumed``): a difference up to
+    ``AFFINE_TOLERANCE_MM`` (header rounding) is a warning, a larger one an error."""
+    shift = float(np.abs(np.asarray(affine) - np.asarray(reference_affine)).max())
+    if shift == 0:
+        return
+    if shift <= AFFINE_TOLERANCE_MM:
+        report.warning(
+            path, f"affine differs from {reference} by up to {shift:.2g} mm (header rounding?); stacked on its grid"
+        )
+        return
+    compare_geometry(report, path, affine, reference, reference_affine, severity="error")
 
 
 def _check_case(
@@ -83,7 +101,7 @@ def _check_case(
             )
             continue
         else:
-            compare_geometry(report, path, volume.affine, reference, volumes[reference].affine, severity="warning")
+            _compare_modalities(report, path, volume.affine, reference, volumes[reference].affine)
         volumes[path] = volume
     if not with_label:
         return
@@ -118,8 +136,9 @@ def check_brats2020(
     Checks: case folders present, and matching ``name_mapping.csv`` when it is there (a listed case without a
     folder is an error, a folder it does not list a warning) and ``expected_cases``; every requested modality
     and the ``_seg`` volume present and decodable (a truncated ``.nii.gz`` is named); each one 3D (one channel);
-    all modalities of a case of one shape (error: they are stacked as channels) and one affine (warning); the
-    label map of their shape and affine (errors), values in ``labels`` (error), not empty (warning); no NaN/inf;
+    all modalities of a case of one shape (error: they are stacked as channels) and one affine (a difference
+    up to ``AFFINE_TOLERANCE_MM``, header rounding, is a warning: ``LoadVolumed`` stacks them on the first
+    modality's grid; a larger one an error); the label map of their shape and affine (errors), values in ``labels`` (error), not empty (warning); no NaN/inf;
     no case identical to another (warning).
 
     Args:

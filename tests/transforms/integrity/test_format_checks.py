@@ -148,9 +148,13 @@ def test_brats_geometry_declared_cases_and_empty_label(copy):
     root = copy("brats2020")
     case = root / "BraTS20_Training_001"
     t1 = case / "BraTS20_Training_001_t1.nii.gz"
-    shifted = nib.load(t1).affine.copy()
-    shifted[:3, 3] += 5.0
-    _rewrite(t1, affine=shifted)
+    rounded = nib.load(t1).affine.copy()
+    rounded[:3, 3] += 4e-4  # header rounding: a warning, the bundle stacks it on the first modality's grid
+    _rewrite(t1, affine=rounded)
+    t2 = case / "BraTS20_Training_001_t2.nii.gz"
+    shifted = nib.load(t2).affine.copy()
+    shifted[:3, 3] += 5.0  # another grid: an error
+    _rewrite(t2, affine=shifted)
     seg = case / "BraTS20_Training_001_seg.nii.gz"
     _rewrite(seg, lambda a: np.zeros_like(a), affine=shifted)
     (root / "notes").mkdir()
@@ -158,7 +162,8 @@ def test_brats_geometry_declared_cases_and_empty_label(copy):
         handle.write("HGG,NA,NA,NA,NA,BraTS20_Training_004\n")
     report = check_dataset("brats2020", root, expected_cases=369, progress=False)
     errors, warnings = _errors(report), _warnings(report)
-    assert "orientation/origin differ" in warnings[str(t1)]
+    assert "by up to 0.0004 mm (header rounding?)" in warnings[str(t1)]
+    assert "orientation/origin differ by up to 5 mm" in errors[str(t2)]
     assert "affine differs from" in errors[str(seg)] and "empty" in warnings[str(seg)]
     assert errors[str(root / "BraTS20_Training_004")] == "listed in name_mapping.csv, but there is no such case folder"
     assert errors[str(root)] == "3 case folder(s), expected 369"
