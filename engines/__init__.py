@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from .checkpoint import LatestCheckpointHandler, latest_checkpoint
+from .checkpoint import AtomicCheckpointSaver, LatestCheckpointHandler, latest_checkpoint
+from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
 from .progress import ProgressBarHandler
 
 __all__ = [
+    "AtomicCheckpointSaver",
     "LatestCheckpointHandler",
+    "NonFiniteLossError",
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
+    "StopOnNonFiniteLoss",
     "latest_checkpoint",
     "overlay_figure",
     "pick_slice",

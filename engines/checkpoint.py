@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from ignite.engine import Engine, Events
+from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
-__all__ = ["LatestCheckpointHandler", "latest_checkpoint"]
+__all__ = ["AtomicCheckpointSaver", "LatestCheckpointHandler", "latest_checkpoint"]
 _BEST_KEY = "best_checkpoint"  # key, in checkpoint_epoch=N.pt, of the best-model saver's tracking state
 
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
@@ -34,6 +36,46 @@ def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
         if match:
             found.append((int(match.group(1)), path))
     return max(found)[1] if found else None
+
+
+class _AtomicDiskSaver(DiskSaver):
+    """Ignite's :class:`~ignite.handlers.DiskSaver` with ``atomic=True`` (write a temporary file in the same folder,
+    then ``os.replace`` it onto the target), optionally under one fixed file name.
+
+    With a fixed name, ``remove`` does nothing: Ignite's ``Checkpoint`` removes the file it is replacing *before*
+    writing the new one, which for a fixed name would delete the only copy; the atomic replace does the removal.
+    """
+
+    def __init__(self, dirname: str, filename: str | None = None) -> None:
+        super().__init__(dirname=dirname, atomic=True, create_dir=True, require_empty=False)
+        self.filename = filename
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        super().__call__(checkpoint, self.filename or filename, metadata)
+
+    def remove(self, filename: str) -> None:
+        if self.filename is None:
+            super().remove(filename)
+
+
+class AtomicCheckpointSaver(CheckpointSaver):
+    """MONAI's :class:`~monai.handlers.CheckpointSaver` whose files are written atomically.
+
+    MONAI's saver writes with ``DiskSaver(atomic=False)`` and, through Ignite's ``Checkpoint``, deletes the file
+    it replaces before writing the new one: a process killed while saving ``model.pt`` leaves no model or a
+    truncated one. Here every file is first written to a temporary file in the same folder and then renamed onto
+    its name with ``os.replace`` (Ignite's ``DiskSaver(atomic=True)``), so a file is either the old complete one or
+    the new complete one; a kill during the write leaves at most a stray ``tmp*`` file beside it. Same arguments
+    as :class:`~monai.handlers.CheckpointSaver`.
+    """
+
+    def __init__(self, save_dir: str, save_dict: dict, **kwargs) -> None:
+        super().__init__(save_dir=save_dir, save_dict=save_dict, **kwargs)
+        fixed = {"_final_checkpoint": self._final_filename, "_key_metric_checkpoint": kwargs.get("key_metric_filename")}
+        for attr in ("_final_checkpoint", "_key_metric_checkpoint", "_interval_checkpoint"):
+            checkpoint = getattr(self, attr)
+            if checkpoint is not None:
+                checkpoint.save_handler = _AtomicDiskSaver(save_dir, fixed.get(attr))
 
 
 class _KeyMetricState:
@@ -102,8 +144,10 @@ class LatestCheckpointHandler:
             else:
                 self.logger.info(f"resuming from {path}")
                 CheckpointLoader(load_path=str(path), load_dict=objects, map_location="cpu").attach(engine)
-        CheckpointSaver(
-            save_dir=self.ckpt_dir, save_dict=objects, save_interval=self.save_interval, n_saved=1
+        # n_saved=None: Ignite would delete the previous file before writing the new one; _remove_others deletes
+        # it only after the new one is complete (written atomically)
+        AtomicCheckpointSaver(
+            save_dir=self.ckpt_dir, save_dict=objects, save_interval=self.save_interval, n_saved=None
         ).attach(engine)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_interval), self._remove_others)
 
