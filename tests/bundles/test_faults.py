@@ -10,10 +10,8 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +27,8 @@ LOSS_LINE = re.compile(r"Epoch: (\d+)/(\d+), Iter: (\d+)/(\d+) -- train_loss: (\
 
 
 def train_cmd(*args: str, config: str = "train.yaml") -> list[str]:
-    return [sys.executable, "-m", "monai.bundle", "run", "--config_file", f"bundles/unet/configs/{config}", *TINY, *args]
+    config_file = f"bundles/unet/configs/{config}"
+    return [sys.executable, "-m", "monai.bundle", "run", "--config_file", config_file, *TINY, *args]
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess:
@@ -59,15 +58,16 @@ def test_sigkill_mid_epoch_then_resume_continues_from_the_checkpoint(synthetic_m
     with open(tmp_path / "run1.err", "w") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True, env=ENV)
         log1 = []
-        for line in proc.stdout:  # kill in the middle of epoch 3, once the checkpoint of epoch 2 is on disk
+        for line in proc.stdout:  # kill at the first iteration of epoch 3, once the checkpoint of epoch 2 is on disk
             log1.append(line)
-            if ckpt.is_file() and iterations(line) == [(3, 2)]:
+            if ckpt.is_file() and iterations(line) == [(3, 1)]:
                 os.kill(proc.pid, signal.SIGKILL)
                 break
+        log1.extend(proc.stdout)  # what it logged before the signal landed
         proc.stdout.close()
         assert proc.wait(timeout=60) == -signal.SIGKILL, "".join(log1)[-3000:]
     before = iterations("".join(log1))
-    assert (3, 2) in before and (4, 1) not in before, "killed in the middle of epoch 3"
+    assert (3, 1) in before and (3, ITERS) not in before, f"not killed in the middle of epoch 3: {before}"
     assert sorted(p.name for p in (tmp_path / "models").glob("*.pt")) == ["checkpoint_epoch=2.pt", "model.pt"]
 
     events_before = set((tmp_path / "train").glob("events.out.tfevents.*"))
@@ -76,8 +76,10 @@ def test_sigkill_mid_epoch_then_resume_continues_from_the_checkpoint(synthetic_m
     assert resumed.returncode == 0, log2[-5000:]
     assert f"resuming from {ckpt}" in log2
     after = iterations(resumed.stdout)
-    assert after == [(e, i) for e in (3, 4) for i in range(1, ITERS + 1)], "starts at the first iteration after the checkpoint"
-    # nothing before the checkpoint lost or repeated: the checkpointed epochs of run 1 and run 2 make every iteration once
+    # it starts at the first iteration after the checkpoint
+    assert after == [(e, i) for e in (3, 4) for i in range(1, ITERS + 1)]
+    # nothing before the checkpoint lost or repeated: the checkpointed epochs of run 1, then run 2, run every
+    # iteration once
     done = [it for it in before if it[0] <= 2] + after
     assert done == [(e, i) for e in range(1, epochs + 1) for i in range(1, ITERS + 1)]
     # TensorBoard of the resumed run: global iterations continue from the checkpoint's (8) to the end (16)
@@ -95,8 +97,10 @@ def test_sigkill_mid_epoch_then_resume_continues_from_the_checkpoint(synthetic_m
 def test_same_seed_same_losses(synthetic_msd_dir, tmp_path):
     losses = []
     for name in ("a", "b"):
-        proc = run(train_cmd("--dataset_dir", str(synthetic_msd_dir), "--epochs", "2",
-                             "--output_dir", str(tmp_path / name), "--ckpt_dir", str(tmp_path / name / "models")))  # fmt: skip
+        out = tmp_path / name
+        cmd = train_cmd("--dataset_dir", str(synthetic_msd_dir), "--epochs", "2", "--output_dir", str(out),
+                        "--ckpt_dir", str(out / "models"))  # fmt: skip
+        proc = run(cmd)
         assert proc.returncode == 0, proc.stderr[-5000:]
         losses.append(tensorboard_losses(tmp_path / name))
     assert sorted(losses[0]) == list(range(1, 2 * ITERS + 1))
@@ -108,8 +112,10 @@ def test_same_seed_same_losses(synthetic_msd_dir, tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthetic_msd_dir, tmp_path):
     models = tmp_path / "models"
-    common = ["--dataset_dir", str(synthetic_msd_dir), "--output_dir", str(tmp_path / "train"), "--ckpt_dir", str(models)]
-    nan_loss = "{'_target_': 'tests.bundles.nan_loss.NaNAfterCalls', 'calls': %d}" % (ITERS + 2)  # NaN at epoch 2, it. 3
+    common = ["--dataset_dir", str(synthetic_msd_dir), "--output_dir", str(tmp_path / "train"),
+              "--ckpt_dir", str(models)]  # fmt: skip
+    # the loss turns NaN at epoch 2, iteration 3
+    nan_loss = "{'_target_': 'tests.bundles.nan_loss.NaNAfterCalls', 'calls': %d}" % (ITERS + 2)
     proc = run(train_cmd(*common, "--epochs", "3", "--loss", nan_loss))
     assert proc.returncode == 1, proc.stderr[-3000:]
     error = proc.stderr.partition("engines.nonfinite.NonFiniteLossError: ")[2].partition("\n")[0]

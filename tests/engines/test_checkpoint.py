@@ -163,7 +163,8 @@ def test_best_model_is_replaced_atomically(tmp_path, monkeypatch):
 
     def evaluate():
         evaluator = Engine(lambda engine, batch: None)
-        evaluator.add_event_handler(Events.EPOCH_COMPLETED, lambda e: setattr(e.state, "metrics", {"iou": next(scores)}))
+        score = lambda e: setattr(e.state, "metrics", {"iou": next(scores)})  # noqa: E731
+        evaluator.add_event_handler(Events.EPOCH_COMPLETED, score)
         saver.attach(evaluator)
         evaluator.run([0])
 

@@ -52,7 +52,8 @@ def test_out_of_memory_falls_back_to_smaller_batches_with_the_same_output(net, c
 
 def test_cpu_out_of_memory_is_caught_too(net):
     """The CPU allocator's failure is a RuntimeError with a message, not torch.OutOfMemoryError."""
-    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"))
+    cpu_error = "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"
+    assert is_out_of_memory(RuntimeError(cpu_error))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
 
     message = "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to allocate"
