@@ -95,7 +95,11 @@ class _KeyMetricState:
 
 
 class LatestCheckpointHandler:
-    """Save model, optimizer and trainer state every epoch (keeping the latest), and optionally resume from it.
+    """Save model, optimizer, LR scheduler and trainer state every epoch (keeping the latest), and optionally resume.
+
+    The trainer's state holds the iteration and the epoch length (epoch = iteration / epoch length). Files are
+    written atomically (:class:`AtomicCheckpointSaver`), and an older ``checkpoint_epoch=N.pt`` is deleted only
+    after the new one is complete, so a run killed at any moment leaves a complete latest checkpoint.
 
     The trainer is added to the saved objects when the handler is attached, so a bundle config can declare
     this handler inside the trainer's own handler list without a reference cycle. After each save, every other
@@ -110,7 +114,9 @@ class LatestCheckpointHandler:
 
     Args:
         ckpt_dir: folder of ``checkpoint_epoch=N.pt``.
-        save_dict: objects with ``state_dict`` to save besides the trainer, e.g. ``{"model": net, "optimizer": opt}``.
+        save_dict: objects with ``state_dict`` to save besides the trainer, e.g. ``{"model": net, "optimizer": opt,
+            "lr_scheduler": sched}`` (attach the scheduler's ``LrScheduleHandler`` before this handler, so that the
+            saved schedule has been stepped for the saved epoch).
         resume: load the latest checkpoint in ``ckpt_dir`` (if any) when training starts; the trainer then
             continues from the saved epoch up to its ``max_epochs``. A bool, or the strings ``"true"``/``"false"``
             that ``--resume true`` on the command line gives.
