@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from ignite.engine import Engine, Events
+from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
-__all__ = ["LatestCheckpointHandler", "latest_checkpoint"]
+__all__ = ["AtomicCheckpointSaver", "LatestCheckpointHandler", "latest_checkpoint"]
 _BEST_KEY = "best_checkpoint"  # key, in checkpoint_epoch=N.pt, of the best-model saver's tracking state
 
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
@@ -36,6 +38,46 @@ def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+class _AtomicDiskSaver(DiskSaver):
+    """Ignite's :class:`~ignite.handlers.DiskSaver` with ``atomic=True`` (write a temporary file in the same folder,
+    then ``os.replace`` it onto the target), optionally under one fixed file name.
+
+    With a fixed name, ``remove`` does nothing: Ignite's ``Checkpoint`` removes the file it is replacing *before*
+    writing the new one, which for a fixed name would delete the only copy; the atomic replace does the removal.
+    """
+
+    def __init__(self, dirname: str, filename: str | None = None) -> None:
+        super().__init__(dirname=dirname, atomic=True, create_dir=True, require_empty=False)
+        self.filename = filename
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        super().__call__(checkpoint, self.filename or filename, metadata)
+
+    def remove(self, filename: str) -> None:
+        if self.filename is None:
+            super().remove(filename)
+
+
+class AtomicCheckpointSaver(CheckpointSaver):
+    """MONAI's :class:`~monai.handlers.CheckpointSaver` whose files are written atomically.
+
+    MONAI's saver writes with ``DiskSaver(atomic=False)`` and, through Ignite's ``Checkpoint``, deletes the file
+    it replaces before writing the new one: a process killed while saving ``model.pt`` leaves no model or a
+    truncated one. Here every file is first written to a temporary file in the same folder and then renamed onto
+    its name with ``os.replace`` (Ignite's ``DiskSaver(atomic=True)``), so a file is either the old complete one or
+    the new complete one; a kill during the write leaves at most a stray ``tmp*`` file beside it. Same arguments
+    as :class:`~monai.handlers.CheckpointSaver`.
+    """
+
+    def __init__(self, save_dir: str, save_dict: dict, **kwargs) -> None:
+        super().__init__(save_dir=save_dir, save_dict=save_dict, **kwargs)
+        fixed = {"_final_checkpoint": self._final_filename, "_key_metric_checkpoint": kwargs.get("key_metric_filename")}
+        for attr in ("_final_checkpoint", "_key_metric_checkpoint", "_interval_checkpoint"):
+            checkpoint = getattr(self, attr)
+            if checkpoint is not None:
+                checkpoint.save_handler = _AtomicDiskSaver(save_dir, fixed.get(attr))
+
+
 class _KeyMetricState:
     """The best-by-key-metric tracking of a MONAI :class:`~monai.handlers.CheckpointSaver` (which files it saved with
     which score) as an object with ``state_dict``/``load_state_dict``, so that it can be saved and restored."""
@@ -53,7 +95,11 @@ class _KeyMetricState:
 
 
 class LatestCheckpointHandler:
-    """Save model, optimizer and trainer state every epoch (keeping the latest), and optionally resume from it.
+    """Save model, optimizer, LR scheduler and trainer state every epoch (keeping the latest), and optionally resume.
+
+    The trainer's state holds the iteration and the epoch length (epoch = iteration / epoch length). Files are
+    written atomically (:class:`AtomicCheckpointSaver`), and an older ``checkpoint_epoch=N.pt`` is deleted only
+    after the new one is complete, so a run killed at any moment leaves a complete latest checkpoint.
 
     The trainer is added to the saved objects when the handler is attached, so a bundle config can declare
     this handler inside the trainer's own handler list without a reference cycle. After each save, every other
@@ -68,7 +114,9 @@ class LatestCheckpointHandler:
 
     Args:
         ckpt_dir: folder of ``checkpoint_epoch=N.pt``.
-        save_dict: objects with ``state_dict`` to save besides the trainer, e.g. ``{"model": net, "optimizer": opt}``.
+        save_dict: objects with ``state_dict`` to save besides the trainer, e.g. ``{"model": net, "optimizer": opt,
+            "lr_scheduler": sched}`` (attach the scheduler's ``LrScheduleHandler`` before this handler, so that the
+            saved schedule has been stepped for the saved epoch).
         resume: load the latest checkpoint in ``ckpt_dir`` (if any) when training starts; the trainer then
             continues from the saved epoch up to its ``max_epochs``. A bool, or the strings ``"true"``/``"false"``
             that ``--resume true`` on the command line gives.
@@ -102,8 +150,10 @@ class LatestCheckpointHandler:
             else:
                 self.logger.info(f"resuming from {path}")
                 CheckpointLoader(load_path=str(path), load_dict=objects, map_location="cpu").attach(engine)
-        CheckpointSaver(
-            save_dir=self.ckpt_dir, save_dict=objects, save_interval=self.save_interval, n_saved=1
+        # n_saved=None: Ignite would delete the previous file before writing the new one; _remove_others deletes
+        # it only after the new one is complete (written atomically)
+        AtomicCheckpointSaver(
+            save_dir=self.ckpt_dir, save_dict=objects, save_interval=self.save_interval, n_saved=None
         ).attach(engine)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_interval), self._remove_others)
 

@@ -19,6 +19,9 @@ start=$(date +%s)
 # instead of 40 and lr 1e-3 instead of 1e-4, so that 8 CPU epochs converge. Everything else (loss, augmentation,
 # pre-processing, engines) is the bundle as shipped.
 common=(--dataset_dir "$data" --roi_size "[64, 64]" --target_params 0 --features 16 --batch_size 16 --device cpu)
+# The bundles refuse to write into folders holding earlier results; the demo redoes only the steps that are not
+# done or out of date (the checks below), so it passes --overwrite true for those.
+redo=(--overwrite true)
 epochs="${DEMO_EPOCHS:-8}"
 
 echo "== 1/4 synthetic data: $data"
@@ -31,7 +34,7 @@ else
   resume=false  # an interrupted training continues from its latest checkpoint_epoch=N.pt
   if compgen -G "$out/models/checkpoint_epoch=*.pt" > /dev/null; then resume=true; echo "   resuming"; fi
   "$py" -m monai.bundle run --config_file "$bundle/train.yaml" "${common[@]}" \
-    --epochs "$epochs" --learning_rate 1e-3 --resume "$resume" --output_dir "$out/train" --ckpt_dir "$out/models"
+    --epochs "$epochs" --learning_rate 1e-3 --resume "$resume" "${redo[@]}" --output_dir "$out/train" --ckpt_dir "$out/models"
   touch "$out/train.done"
 fi
 
@@ -39,7 +42,7 @@ echo "== 3/4 evaluate the best checkpoint on the validation cases -> $out/eval"
 if [ -f "$out/eval/metrics.csv" ] && [ "$out/eval/metrics.csv" -nt "$out/train.done" ]; then
   echo "   done before: skipped"
 else
-  "$py" -m monai.bundle run --config_file "$bundle/evaluate.yaml" "${common[@]}" \
+  "$py" -m monai.bundle run --config_file "$bundle/evaluate.yaml" "${common[@]}" "${redo[@]}" \
     --output_dir "$out/eval" --ckpt_dir "$out/models"
 fi
 
@@ -47,7 +50,7 @@ echo "== 4/4 inference on one held-out (test) volume -> $out/pred"
 if compgen -G "$out/pred/*_seg.nii.gz" > /dev/null && [ "$(ls -t "$out"/pred/*_seg.nii.gz | head -1)" -nt "$out/train.done" ]; then
   echo "   done before: skipped"
 else
-  "$py" -m monai.bundle run --config_file "$bundle/inference.yaml" "${common[@]}" \
+  "$py" -m monai.bundle run --config_file "$bundle/inference.yaml" "${common[@]}" "${redo[@]}" \
     --max_cases 1 --output_dir "$out/pred" --ckpt_dir "$out/models"
 fi
 

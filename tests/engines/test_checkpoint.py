@@ -122,3 +122,84 @@ def test_best_saver_must_track_a_key_metric(tmp_path):
     interval_only = CheckpointSaver(str(tmp_path), {"model": torch.nn.Linear(1, 1)}, save_interval=1)
     with pytest.raises(ValueError, match="save_key_metric=True"):
         LatestCheckpointHandler(str(tmp_path), {}, best_saver=interval_only)
+
+
+def _failing_save(obj, f, **kwargs):
+    """torch.save that dies half-way through writing (a full disk, a kill during the write)."""
+    f.write(b"PK\x03\x04 half a checkpoint")
+    raise OSError("simulated failure while writing")
+
+
+def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    """The epoch-2 save fails half-way: checkpoint_epoch=1.pt is still there, complete, and nothing half-written
+    carries a checkpoint's name (Ignite's Checkpoint would delete the old file before writing the new one)."""
+    net = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    trainer = _trainer(net, opt, 1)
+    LatestCheckpointHandler(ckpt_dir=str(tmp_path), save_dict={"model": net, "optimizer": opt}).attach(trainer)
+    trainer.run([0], max_epochs=1)
+    good = (tmp_path / "checkpoint_epoch=1.pt").read_bytes()
+
+    trainer2 = _trainer(net, opt, 2)
+    LatestCheckpointHandler(str(tmp_path), {"model": net, "optimizer": opt}, resume=True).attach(trainer2)
+    monkeypatch.setattr(torch, "save", _failing_save)
+    with pytest.raises(OSError, match="simulated failure"):
+        trainer2.run([0], max_epochs=2)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_epoch=1.pt"]
+    assert (tmp_path / "checkpoint_epoch=1.pt").read_bytes() == good
+    assert torch.load(tmp_path / "checkpoint_epoch=1.pt", weights_only=False)["trainer"]["iteration"] == 1
+
+
+def test_best_model_is_replaced_atomically(tmp_path, monkeypatch):
+    """model.pt (fixed name, best by a metric) survives a failed write of a better model, and is replaced when
+    the write succeeds."""
+    from engines import AtomicCheckpointSaver
+
+    net = torch.nn.Linear(3, 1)
+    scores = iter([0.3, 0.6, 0.9])
+    saver = AtomicCheckpointSaver(str(tmp_path), {"model": net}, save_key_metric=True, key_metric_name="iou",
+                                  key_metric_filename="model.pt")  # fmt: skip
+
+    def evaluate():
+        evaluator = Engine(lambda engine, batch: None)
+        score = lambda e: setattr(e.state, "metrics", {"iou": next(scores)})  # noqa: E731
+        evaluator.add_event_handler(Events.EPOCH_COMPLETED, score)
+        saver.attach(evaluator)
+        evaluator.run([0])
+
+    evaluate()  # score 0.3: saved
+    first = {k: v.clone() for k, v in net.state_dict().items()}
+    torch.nn.init.constant_(net.weight, 7.0)
+    monkeypatch.setattr(torch, "save", _failing_save)
+    with pytest.raises(OSError, match="simulated failure"):
+        evaluate()  # score 0.6: the write fails
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+    for key, value in torch.load(tmp_path / "model.pt", weights_only=True).items():
+        torch.testing.assert_close(value, first[key])
+    evaluate()  # score 0.9: saved
+    torch.testing.assert_close(torch.load(tmp_path / "model.pt", weights_only=True)["weight"], net.weight.detach())
+
+
+def test_lr_scheduler_state_is_saved_and_resumed(tmp_path):
+    """A step schedule (lr x 0.1 every epoch) continues where it stopped: after 2 + 1 epochs the lr is 1e-3."""
+    from monai.handlers import LrScheduleHandler
+
+    def run(max_epochs, resume):
+        net = torch.nn.Linear(3, 1)
+        opt = torch.optim.SGD(net.parameters(), lr=1.0)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.1)
+        trainer = _trainer(net, opt, max_epochs)
+        LrScheduleHandler(sched, print_lr=False).attach(trainer)  # before the saver: the saved state is stepped
+        LatestCheckpointHandler(str(tmp_path), {"model": net, "optimizer": opt, "lr_scheduler": sched},
+                                resume=resume).attach(trainer)  # fmt: skip
+        trainer.run([0], max_epochs=max_epochs)
+        return opt, sched
+
+    run(2, resume=False)
+    state = torch.load(tmp_path / "checkpoint_epoch=2.pt", weights_only=False)
+    assert state["lr_scheduler"]["last_epoch"] == 2 and state["trainer"]["iteration"] == 2  # 1 iteration/epoch
+    opt, sched = run(3, resume=True)
+    assert sched.last_epoch == 3
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-3)
