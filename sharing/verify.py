@@ -7,7 +7,7 @@ Checks, in this order (nothing from the bundle is imported or evaluated before s
 3. every file's sha256 matches ``metadata.json["sha256"]``; missing, changed and unrecorded files are named;
 4. the only importable top-level names in the bundle folder are our packages (a ``torch/`` or ``numpy.py`` in the
    folder would shadow the installed one, since ``python -m`` puts the folder first on ``sys.path``);
-5. every ``$`` expression, ``$import``, ``_target_`` and file macro of the configs is audited against the allowlist
+5. ``configs/logging.conf`` is checked with MONAI's own guard (``fileConfig`` evaluates ``class=``/``args=``), and every ``$`` expression, ``$import``, ``_target_`` and file macro of the configs is audited against the allowlist
    (``sharing.audit``); anything outside it is listed and the bundle is REFUSED unless ``trust=True``;
 6. only then, in a subprocess whose working directory is the bundle folder and whose ``PYTHONPATH`` is cleared (so
    the bundle's own packages are the ones imported): MONAI's ``verify_net_in_out`` on the inference config, and the
@@ -103,8 +103,8 @@ def _load_verify_metadata():
 def _importables(bundle_dir: Path) -> list[str]:
     names = []
     for p in bundle_dir.iterdir():
-        if p.is_dir() and p.name not in ("configs", "models", "docs"):
-            names.append(p.name)  # a package, or a namespace package portion
+        if p.is_dir() and any(f.suffix in IMPORTABLE_SUFFIXES for f in p.rglob("*")):
+            names.append(p.name)  # a package, or a namespace package portion with modules
         elif p.is_file() and p.suffix in IMPORTABLE_SUFFIXES:
             names.append(p.name)
     return sorted(names)
@@ -161,6 +161,15 @@ def verify_bundle(
         entries = audit_config(config)
         result.refused += [(rel, e) for e in entries if not e.allowed]
         result.passed.append(f"audit: {rel}: {sum(e.allowed for e in entries)} of {len(entries)} entries allowed")
+    logging_conf = bundle_dir / "configs" / "logging.conf"
+    if logging_conf.is_file():  # fileConfig eval()s `class=`/`args=`: MONAI >= 1.6 refuses executable ones itself
+        from monai.bundle.workflows import _reject_executable_logging_config
+
+        try:
+            _reject_executable_logging_config(str(logging_conf))
+            result.passed.append("audit: configs/logging.conf: only logging classes and literal arguments")
+        except ValueError as e:
+            result.refused.append(("configs/logging.conf", Entry("logging", "", logging_conf.name, (str(e),))))
     if result.errors or (result.refused and not trust) or not net_check:
         return result
 
