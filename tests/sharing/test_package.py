@@ -192,3 +192,44 @@ def test_unsafe_archive_entries_are_refused(tmp_path):
     result = verify_bundle(bad, extract_to=tmp_path / "x")
     assert result.exit_code == 1 and "unsafe entry '../outside.py'" in result.errors[0]
     assert not (tmp_path / "outside.py").exists()
+
+
+@pytest.mark.parametrize(
+    "bundle, base, overrides",
+    [
+        ("unetplusplus", None, {"features": 4, "depth": 2, "prune_level": 2}),
+        ("liver_fcn8s", "bundles/liver_improved_skip_unet",
+         {"fcn_stages": [[4, 1], [4, 1], [8, 1], [8, 1], [8, 1]], "fc_channels": 8, "fc_kernel": 3}),
+    ],
+)  # fmt: skip
+def test_override_bundles_package_into_one_file_per_workflow(bundle, base, overrides, tmp_path):
+    """A variant (or the FCN-8s override of the liver bundle) becomes an ordinary bundle: its network is in the merged
+    configs, and the archive verifies (the network check itself is run for unet above)."""
+    import torch
+    from monai.bundle import ConfigParser
+
+    from sharing.configs import bundle_config_files
+
+    parser = ConfigParser()
+    parser.read_config([str(f) for f in bundle_config_files(f"bundles/{bundle}", base=base)["inference"]])
+    parser.update(overrides)
+    torch.save(parser.get_parsed_content("network_def").state_dict(), tmp_path / "model.pt")
+    archive = package_bundle(f"bundles/{bundle}", tmp_path / "dist", weights=tmp_path / "model.pt", overrides=overrides, base=base)
+    result = verify_bundle(archive, extract_to=tmp_path / "recv", net_check=False)
+    assert result.exit_code == 0, result.errors + [str(r) for r in result.refused]
+    inference = yaml.safe_load((tmp_path / "recv" / bundle / "configs" / "inference.yaml").read_text())
+    target = {"unetplusplus": "networks.UNetPlusPlus", "liver_fcn8s": "networks.FCN8s"}[bundle]
+    assert inference["network_def"]["_target_"] == target and inference["bundle_root"] == "."
+
+
+def test_package_cli_names_missing_weights(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import package_bundle as cli
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert cli.parse_set(["features=16", "roi_size=[32, 32]", "device=cpu"]) == {
+        "features": 16, "roi_size": [32, 32], "device": "cpu"
+    }  # fmt: skip
+    assert cli.main(["bundles/unet", "--out", str(tmp_path), "--weights", str(tmp_path / "none.pt")]) == 1
+    assert f"FAIL {tmp_path / 'none.pt'}: not found" in capsys.readouterr().err
