@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{verdict}: {len(result.refused)} config entries outside the allowlist ({', '.join(ALLOWED_MODULES)}):",
               file=sys.stderr)  # fmt: skip
         for rel, entry in result.refused:
-            print(f"  {rel}: {entry.where} ({entry.kind}): {entry.text!r}: {'; '.join(entry.problems)}", file=sys.stderr)
+            problems = "; ".join(entry.problems)
+            print(f"  {rel}: {entry.where} ({entry.kind}): {entry.text!r}: {problems}", file=sys.stderr)
         if not args.trust:
             print("Read them; rerun with --trust only if you trust the sender.", file=sys.stderr)
     code = result.exit_code

@@ -272,7 +272,8 @@ def audit_config(config: Any) -> list[Entry]:
             tree = _parse(code)
         except SyntaxError:
             continue
-        if isinstance(tree, ast.Module) and tree.body and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in tree.body):
+        statements = tree.body if isinstance(tree, ast.Module) else []
+        if statements and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in statements):
             problems = _check_code(code, aliases)
             entries.append(Entry("import", where, value, tuple(problems), tuple(expression_roots(code))))
             if not problems:
@@ -291,13 +292,14 @@ def audit_config(config: Any) -> list[Entry]:
                 entries.append(Entry("target", where, value, tuple(problems), (value.split(".")[0],)))
             else:
                 module = _monai_component(value)
-                problems = [] if module else [f"{value!r} is not a MONAI component name (MONAI would locate it anywhere)"]
+                problems = [] if module else [f"{value!r} is not a MONAI component (MONAI would locate it anywhere)"]
                 entries.append(Entry("target", where, value, tuple(problems), ("monai",) if module else ()))
         elif value.startswith("$"):
             if any(e.where == where and e.kind == "import" for e in entries):
                 continue
             code = value[1:]
-            entries.append(Entry("expression", where, value, tuple(_check_code(code, aliases)), tuple(expression_roots(code))))
+            problems = _check_code(code, aliases)
+            entries.append(Entry("expression", where, value, tuple(problems), tuple(expression_roots(code))))
         elif value.startswith("%"):
             path = value[1:].split("#")[0].split("::")[0]
             if path:

@@ -37,8 +37,8 @@ def hash_files(bundle_dir: str | Path, files: Iterable[str]) -> dict[str, str]:
 def check_hashes(bundle_dir: str | Path, recorded: Mapping[str, str]) -> list[str]:
     """Errors naming each file that is missing, changed, or present but not recorded (an unrecorded file could be
     imported: ``python -m`` puts the bundle folder first on ``sys.path``; that includes ``__pycache__/*.pyc``, which
-    Python prefers to a source of the same size and time). Outputs of a run (non-Python files below ``pred/``, ``runs/``,
-    ``eval/``) are ignored. Empty when every file matches."""
+    Python prefers to a source of the same size and time). Outputs of a run (non-Python files below ``pred/``,
+    ``runs/``, ``eval/``) are ignored. Empty when every file matches."""
     bundle_dir = Path(bundle_dir)
     errors = []
     for rel, want in sorted(recorded.items()):

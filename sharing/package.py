@@ -47,7 +47,9 @@ def _imported_packages(package_dir: Path, candidates: set[str]) -> set[str]:
     return found & candidates
 
 
-def code_packages(configs: list[dict], root: str | Path = ROOT, candidates: tuple[str, ...] = OUR_PACKAGES) -> list[str]:
+def code_packages(
+    configs: list[dict], root: str | Path = ROOT, candidates: tuple[str, ...] = OUR_PACKAGES
+) -> list[str]:
     """Our packages the configs refer to (``$import``, ``_target_``, names in ``$`` expressions), closed over the
     packages those import in turn."""
     root = Path(root)

@@ -7,7 +7,8 @@ Checks, in this order (nothing from the bundle is imported or evaluated before s
 3. every file's sha256 matches ``metadata.json["sha256"]``; missing, changed and unrecorded files are named;
 4. the only importable top-level names in the bundle folder are our packages (a ``torch/`` or ``numpy.py`` in the
    folder would shadow the installed one, since ``python -m`` puts the folder first on ``sys.path``);
-5. ``configs/logging.conf`` is checked with MONAI's own guard (``fileConfig`` evaluates ``class=``/``args=``), and every ``$`` expression, ``$import``, ``_target_`` and file macro of the configs is audited against the allowlist
+5. ``configs/logging.conf`` is checked with MONAI's own guard (``fileConfig`` evaluates ``class=``/``args=``), and
+   every ``$`` expression, ``$import``, ``_target_`` and file macro of the configs is audited against the allowlist
    (``sharing.audit``); anything outside it is listed and the bundle is REFUSED unless ``trust=True``;
 6. only then, in a subprocess whose working directory is the bundle folder and whose ``PYTHONPATH`` is cleared (so
    the bundle's own packages are the ones imported): MONAI's ``verify_net_in_out`` on the inference config, and the
@@ -112,7 +113,9 @@ def _importables(bundle_dir: Path) -> list[str]:
 
 def _config_files(bundle_dir: Path) -> list[Path]:
     return sorted(
-        p for p in (bundle_dir / "configs").glob("*") if p.suffix in (".yaml", ".yml", ".json") and p.name != "metadata.json"
+        p
+        for p in (bundle_dir / "configs").glob("*")
+        if p.suffix in (".yaml", ".yml", ".json") and p.name != "metadata.json"
     )
 
 

@@ -21,7 +21,7 @@ HOSTILE = [
     ({"x": "$torch.load(@ckpt, weights_only=False)"}, "x", "torch.load without weights_only=True"),
     ({"x": "$numpy.load(@f, allow_pickle=True)"}, "x", "numpy.load with allow_pickle"),
     ({"x": "$monai.utils.optional_import('os')[0].system('ls')"}, "x", "imports any module by name"),
-    ({"x": {"_target_": "eval", "source": "1"}}, "x#_target_", "not a MONAI component name"),
+    ({"x": {"_target_": "eval", "source": "1"}}, "x#_target_", "not a MONAI component"),
     ({"x": {"_target_": "torch.hub.load"}}, "x#_target_", "downloads and runs code"),
     ({"x": "%/etc/other.yaml#key"}, "x", "loads another file"),
 ]

@@ -36,7 +36,8 @@ def archive(synthetic_msd_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("package")
     tiny = [a for k, v in TINY.items() for a in (f"--{k}", json.dumps(v))]
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "bundles/unet/configs/train.yaml",
-           "--dataset_dir", str(synthetic_msd_dir), "--ckpt_dir", str(out / "models"), "--output_dir", str(out / "runs"),
+           "--dataset_dir", str(synthetic_msd_dir), "--ckpt_dir", str(out / "models"),
+           "--output_dir", str(out / "runs"),
            *tiny, *TRAIN]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -114,7 +115,11 @@ def test_clean_archive_verifies(archive, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "rel, change",
-    [("models/model.pt", b"\0"), ("networks/nets/modular_unet.py", b"\nimport os\n"), ("configs/train.yaml", b"\n# x\n")],
+    [
+        ("models/model.pt", b"\0"),
+        ("networks/nets/modular_unet.py", b"\nimport os\n"),
+        ("configs/train.yaml", b"\n# x\n"),
+    ],
 )
 def test_tampered_file_fails_and_is_named(unpacked, rel, change):
     with open(unpacked / rel, "ab") as f:
@@ -124,7 +129,10 @@ def test_tampered_file_fails_and_is_named(unpacked, rel, change):
     assert result.errors == [f"{unpacked / rel}: sha256 differs from configs/metadata.json (file changed)"]
 
 
-@pytest.mark.parametrize("rel", ["networks/evil.py", "torch/__init__.py", "networks/__pycache__/budget.cpython-311.pyc"])
+ADDED = ["networks/evil.py", "torch/__init__.py", "networks/__pycache__/budget.cpython-311.pyc"]
+
+
+@pytest.mark.parametrize("rel", ADDED)
 def test_added_importable_file_fails(unpacked, rel):
     (unpacked / rel).parent.mkdir(parents=True, exist_ok=True)
     (unpacked / rel).write_text("print('hello')\n")
@@ -214,7 +222,9 @@ def test_override_bundles_package_into_one_file_per_workflow(bundle, base, overr
     parser.read_config([str(f) for f in bundle_config_files(f"bundles/{bundle}", base=base)["inference"]])
     parser.update(overrides)
     torch.save(parser.get_parsed_content("network_def").state_dict(), tmp_path / "model.pt")
-    archive = package_bundle(f"bundles/{bundle}", tmp_path / "dist", weights=tmp_path / "model.pt", overrides=overrides, base=base)
+    archive = package_bundle(
+        f"bundles/{bundle}", tmp_path / "dist", weights=tmp_path / "model.pt", overrides=overrides, base=base
+    )
     result = verify_bundle(archive, extract_to=tmp_path / "recv", net_check=False)
     assert result.exit_code == 0, result.errors + [str(r) for r in result.refused]
     inference = yaml.safe_load((tmp_path / "recv" / bundle / "configs" / "inference.yaml").read_text())

@@ -30,7 +30,10 @@ def _strings(node):
 
 
 def test_scanner_flags_unsafe_loads():
-    source = "import torch\nfrom torch import load as L\ntorch.load(p)\nL(p, weights_only=False)\ntorch.load(p, weights_only=True)\n"
+    source = (
+        "import torch\nfrom torch import load as L\n"
+        "torch.load(p)\nL(p, weights_only=False)\ntorch.load(p, weights_only=True)\n"
+    )
     assert unsafe_loads_in_source(source, "x.py") == ["x.py:3: torch.load(p)", "x.py:4: L(p, weights_only=False)"]
 
 
@@ -59,7 +62,11 @@ def _loads_in(obj) -> list[ast.Call]:
 
 @pytest.mark.parametrize(
     "where",
-    ["monai.handlers.CheckpointLoader.__call__", "ignite.handlers.Checkpoint.load_objects", "monai.bundle.scripts._export"],
+    [
+        "monai.handlers.CheckpointLoader.__call__",
+        "ignite.handlers.Checkpoint.load_objects",
+        "monai.bundle.scripts._export",
+    ],
 )
 def test_third_party_loaders_we_use_pass_weights_only(where):
     """The bundles' CheckpointLoader (inference, evaluation, resume via engines.LatestCheckpointHandler) and the
@@ -94,4 +101,5 @@ def test_bundle_configs_load_checkpoints_with_monai_checkpoint_loader():
     assert targets and set(targets) <= allowed, targets
     from engines import checkpoint
 
-    assert "CheckpointLoader(" in inspect.getsource(checkpoint) and unsafe_loads_in_source(inspect.getsource(checkpoint)) == []
+    source = inspect.getsource(checkpoint)
+    assert "CheckpointLoader(" in source and unsafe_loads_in_source(source) == []
