@@ -68,6 +68,27 @@ def _dump_config(config: dict, path: Path, header: str) -> None:
     path.write_text("".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + text, encoding="utf-8")
 
 
+def _usage(name: str, lists: dict[str, list[Path]], overrides: Mapping[str, Any], root: Path) -> str:
+    """How to run the packaged bundle; put above the model card, whose commands are the repository's."""
+    sources = "; ".join(f"{w}: {' + '.join(str(f.relative_to(root)) for f in fs)}" for w, fs in lists.items())
+    return (
+        f"# Packaged bundle `{name}`\n\n"
+        f"Packaged from the repository's configs ({sources})"
+        + (f" with the overrides `{json.dumps(dict(overrides))}`" if overrides else "")
+        + ". The shared YAML is merged into each config, so the commands of the model card below, which refer to\n"
+        "`bundles/...` in the repository, become (from this folder, with the packages of `requirements.txt`):\n\n"
+        "```bash\n"
+        "python -m monai.bundle run --config_file configs/inference.yaml --dataset_dir /path/to/data\n"
+        "python -m monai.bundle run --config_file configs/evaluate.yaml --dataset_dir /path/to/data\n"
+        "python -m monai.bundle ckpt_export network_def --filepath models/model.ts --ckpt_file models/model.pt "
+        "--meta_file configs/metadata.json --config_file configs/inference.yaml\n"
+        "```\n\n"
+        "`configs/metadata.json` records the sha256 of every other file under `sha256`. Check a received archive\n"
+        "with the U-Net family repository's verifier before running it: "
+        "`python scripts/verify_bundle.py <archive>.zip --extract-to <folder>`.\n\n---\n\n"
+    )
+
+
 def _check_weights(config: dict, weights: Path) -> None:
     """The weights load strictly into the network the inference config builds (catches a width override that was
     used for training but not given here)."""
@@ -147,6 +168,10 @@ def package_bundle(
             shutil.copytree(root / package, stage / package, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]"))
         if (bundle_dir / "docs").is_dir():
             shutil.copytree(bundle_dir / "docs", stage / "docs")
+        card = stage / "docs" / "README.md"
+        card.parent.mkdir(exist_ok=True)
+        model_card = card.read_text(encoding="utf-8") if card.exists() else ""
+        card.write_text(_usage(name, lists, overrides, root) + model_card, encoding="utf-8")
         licence = next(p for p in (bundle_dir / "LICENSE", root / "LICENSE") if p.is_file())
         shutil.copy2(licence, stage / "LICENSE")
         if (root / "requirements.txt").is_file():

@@ -65,6 +65,10 @@ def test_archive_holds_a_self_contained_bundle(archive):
     assert not any("%bundles/" in text for text in configs.values()), "macros resolved"
     assert not any(n.startswith(("unet/sharing/", "unet/tests/", "unet/scripts/")) or "__pycache__" in n for n in names)
     assert set(metadata[HASH_KEY]) == {n[len("unet/"):] for n in names} - {"configs/metadata.json"}
+    with zipfile.ZipFile(archive) as zf:
+        card = zf.read("unet/docs/README.md").decode()
+    assert card.startswith("# Packaged bundle `unet`") and "--config_file configs/inference.yaml" in card
+    assert "bundles/unet/configs/inference.yaml" in card, "the model card of the repository follows"
     inference = yaml.safe_load(configs["unet/configs/inference.yaml"])
     assert inference["bundle_root"] == "." and inference["features"] == 4 and inference["target_params"] == 0
 
