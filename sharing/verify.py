@@ -114,8 +114,8 @@ def _importables(bundle_dir: Path) -> list[str]:
 def _config_files(bundle_dir: Path) -> list[Path]:
     return sorted(
         p
-        for p in (bundle_dir / "configs").glob("*")
-        if p.suffix in (".yaml", ".yml", ".json") and p.name != "metadata.json"
+        for p in (bundle_dir / "configs").rglob("*")
+        if p.suffix in (".yaml", ".yml", ".json") and p != bundle_dir / "configs" / "metadata.json"
     )
 
 
@@ -142,7 +142,11 @@ def verify_bundle(
     result.errors += schema_errors
     if not schema_errors:
         result.passed.append(f"metadata: {meta_file.name} passes {SCHEMA.name} (offline)")
-    recorded = json.loads(meta_file.read_text(encoding="utf-8")).get(HASH_KEY)
+    try:
+        metadata = json.loads(meta_file.read_text(encoding="utf-8"))
+    except ValueError:
+        return result  # check_file has named the file and the JSON error
+    recorded = metadata.get(HASH_KEY) if isinstance(metadata, dict) else None
     if not isinstance(recorded, dict) or not recorded:
         result.errors.append(f"{meta_file}: {HASH_KEY}: no file hashes recorded")
     else:
@@ -157,7 +161,7 @@ def verify_bundle(
         rel = config_file.relative_to(bundle_dir).as_posix()
         try:
             with open(config_file, encoding="utf-8") as f:
-                config = yaml.safe_load(f)  # what MONAI uses for YAML and JSON alike; no Python tags
+                config = yaml.safe_load(f)  # JSON is YAML; safe_load builds no Python objects
         except yaml.YAMLError as e:
             result.errors.append(f"{config_file}: cannot be read: {e}")
             continue

@@ -196,6 +196,12 @@ def test_executable_logging_conf_is_refused(unpacked):
     assert not (unpacked / "PWNED").exists()
 
 
+def test_broken_metadata_is_named(unpacked):
+    (unpacked / "configs" / "metadata.json").write_text('{"version": ')
+    result = verify_bundle(unpacked)
+    assert result.exit_code == 1 and result.errors[0].startswith(f"{unpacked / 'configs' / 'metadata.json'}: <file>: ")
+
+
 def test_unsafe_archive_entries_are_refused(tmp_path):
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(bad, "w") as zf:
