@@ -71,7 +71,7 @@ def test_resume_continues_to_more_epochs(trained, tmp_path):
     assert "checkpoint_epoch=1.pt" in proc.stdout + proc.stderr
     assert (out / "models" / "checkpoint_epoch=2.pt").is_file()
     assert not (out / "models" / "checkpoint_epoch=1.pt").exists(), "only the latest state is kept"
-    state = torch.load(out / "models" / "checkpoint_epoch=2.pt", map_location="cpu", weights_only=False)
+    state = torch.load(out / "models" / "checkpoint_epoch=2.pt", map_location="cpu", weights_only=True)
     assert {"model", "optimizer", "trainer", "best_checkpoint"} <= set(state)
     assert state["trainer"]["iteration"] == 2 * state["trainer"]["epoch_length"], "two epochs done"
     assert len(state["best_checkpoint"]["_saved"]) == 1, "the record of model.pt and its score"
