@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
-
 from transforms.checks import DatasetError
+from transforms.image_headers import image_suffix, read_image_shape
 
 __all__ = [
     "case_id_from_path",
@@ -28,12 +27,11 @@ _MAX_LISTED = 20  # problems spelled out in one error message
 
 
 def case_id_from_path(path: str | os.PathLike) -> str:
-    """Case id of a volume file: its name without ``.nii.gz``/``.nii`` (``.../BRATS_001.nii.gz`` -> ``BRATS_001``)."""
+    """Case id of a volume file: its name without the image suffix (``.../BRATS_001.nii.gz`` -> ``BRATS_001``,
+    ``BRATS_001.nrrd`` -> ``BRATS_001``; a DICOM series folder: its name)."""
     name = Path(path).name
-    for suffix in (".nii.gz", ".nii"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
+    suffix = image_suffix(name)
+    return name[: -len(suffix)] if suffix else name
 
 
 def read_msd_dataset_json(dataset_dir: str | os.PathLike) -> dict[str, Any]:
@@ -112,13 +110,14 @@ def check_msd_files(datalist: Sequence[dict], source: str | os.PathLike = "the d
         f"{item[key]} (listed in {source}) not found"
         for item in datalist
         for key in _PATH_KEYS
-        if isinstance(item.get(key), str) and not os.path.isfile(item[key])
+        if isinstance(item.get(key), str) and not os.path.exists(item[key])  # a DICOM series is a folder
     ]
     _raise_all(problems, "listed file(s) missing")
 
 
 def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) -> None:
-    """Check volume shapes from the NIfTI headers only (``nib.load(path).shape``; no voxel data is decoded).
+    """Check volume shapes from the file headers only (no voxel data is decoded): NIfTI through nibabel,
+    ``.nrrd``/``.mha``/DICOM series through ITK (:func:`transforms.image_headers.read_image_shape`).
 
     Each image must be 4D (X, Y, Z, C) with C == ``num_channels``; each label 3D (or 4D with one channel) with
     the image's spatial shape.
@@ -137,9 +136,9 @@ def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) ->
             if not isinstance(item.get(key), str):
                 continue
             try:
-                shapes[key] = tuple(int(s) for s in nib.load(item[key]).shape)
-            except Exception as err:  # nibabel raises a variety of errors for unreadable files
-                problems.append(f"{item[key]}: cannot read a NIfTI header ({type(err).__name__}: {err})")
+                shapes[key] = read_image_shape(item[key])
+            except DatasetError as err:  # names the file
+                problems.append(str(err))
         image = shapes.get("image")
         if image is not None:
             if len(image) != 4:
