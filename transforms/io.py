@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Mapping
 from typing import Any
-
-import os
 
 from monai.data import ImageReader
 from monai.transforms import LoadImaged
