@@ -47,7 +47,7 @@ class PageStackWriter:
       format of ``train-labels.tif``);
 
     pages in page order, one per inferred page (when only some pages of a stack are inferred, the TIFF description
-    lists which: ``{"source": "<input name>", "pages": [...]}``, readable with ``tifffile.TiffFile(...).shaped_metadata``).
+    lists which: ``{"source": "<input name>", "pages": [...]}``, read back by ``tifffile.TiffFile.shaped_metadata``).
 
     Args:
         output_dir: folder of the stacks (created).

@@ -147,7 +147,8 @@ def test_paper_defaults(isbi_dir):
     assert parser.get_parsed_content("tile_input") == 572 and parser.get_parsed_content("tile_output") == 388
     assert OverlapTileInferer().layout(net, (512, 512))[0]["input"] == 700
     assert parser.get_parsed_content("samples_per_epoch") == 3360 and parser.get_parsed_content("epochs") == 24
-    assert parser["optimizer"]["betas"] == "$tuple(@adam_betas)" and parser.get_parsed_content("adam_betas") == [0.99, 0.999]
+    assert parser["optimizer"]["betas"] == "$tuple(@adam_betas)"
+    assert parser.get_parsed_content("adam_betas") == [0.99, 0.999]
     assert parser.get_parsed_content("lr_step") == 500 and parser.get_parsed_content("lr_gamma") == 0.99
     with pytest.raises(Exception) as err:  # the real stacks have 30 pages: a 6-page stack is named
         parser.get_parsed_content("data#datalist")
