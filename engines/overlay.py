@@ -40,6 +40,7 @@ def overlay_figure(
     pred: np.ndarray | None = None,
     title: str = "",
     channel_names: Sequence[str] = ("FLAIR",),
+    array_layout: str = "xy",
 ):
     """A matplotlib figure: image channel 0, the ground truth over it (red), the prediction over it (green).
 
@@ -49,10 +50,15 @@ def overlay_figure(
         pred: (H, W) or (1, H, W) binary prediction, or None.
         title: figure title.
         channel_names: names of the channels, the first is printed under the image.
+        array_layout: ``"xy"``: the slice is (X, Y) as MONAI loads a NIfTI (shown transposed, origin lower left, the
+            radiological view); ``"rows_columns"``: a (rows, columns) image such as a TIFF page, shown as stored.
 
     Returns:
         ``matplotlib.figure.Figure`` (the caller closes it).
     """
+    if array_layout not in ("xy", "rows_columns"):
+        raise ValueError(f"array_layout must be 'xy' or 'rows_columns', got {array_layout!r}.")
+    xy = array_layout == "xy"
     img = np.asarray(image)[0]
     panels = [("image: " + channel_names[0], None, None)]
     if label is not None:
@@ -62,11 +68,13 @@ def overlay_figure(
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
     lo, hi = np.percentile(img, [1, 99]) if img.size else (0, 1)
     for ax, (name, mask, colour) in zip(axes[0], panels):
-        ax.imshow(img.T, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, origin="lower")
+        origin = "lower" if xy else "upper"
+        ax.imshow(img.T if xy else img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, origin=origin)
         if mask is not None:
-            rgba = np.zeros((*mask.T.shape, 4))
-            rgba[mask.T] = (*colour, 0.45)
-            ax.imshow(rgba, origin="lower")
+            shown = mask.T if xy else mask
+            rgba = np.zeros((*shown.shape, 4))
+            rgba[shown] = (*colour, 0.45)
+            ax.imshow(rgba, origin=origin)
         if name == "prediction" and label is not None:
             truth = np.squeeze(label) > 0.5
             denom = truth.sum() + mask.sum()
@@ -93,6 +101,8 @@ class SegmentationOverlayHandler:
         tag: name used in file names and the TensorBoard tag.
         image_key, label_key, pred_key: keys of the decollated engine output items.
         axis: spatial axis of the slices for 3D volumes (2 = axial).
+        channel_names: names of the image channels (the first is shown).
+        array_layout: ``"xy"`` (NIfTI-like volumes) or ``"rows_columns"`` (TIFF/PNG pages); see :func:`overlay_figure`.
     """
 
     def __init__(
@@ -104,12 +114,15 @@ class SegmentationOverlayHandler:
         label_key: str = "label",
         pred_key: str = "pred",
         axis: int = 2,
+        channel_names: Sequence[str] = ("FLAIR",),
+        array_layout: str = "xy",
     ) -> None:
         self.output_dir = Path(output_dir)
         self.log_dir = log_dir
         self.tag = tag
         self.keys = (image_key, label_key, pred_key)
         self.axis = axis
+        self.channel_names, self.array_layout = tuple(channel_names), array_layout
         self._item: dict | None = None
         self._writer = None
         self.logger = logging.getLogger(__name__)
@@ -136,6 +149,8 @@ class SegmentationOverlayHandler:
         }
         meta = getattr(item.get(image_key), "meta", None) or {}
         self._item["name"] = Path(str(meta.get("filename_or_obj", ""))).name
+        if "page" in meta:  # one page of a stack (transforms.isbi.LoadTiffPaged)
+            self._item["name"] += f" page {int(meta['page'])}"
 
     def _draw(self, engine: Engine) -> None:
         if self._item is None or self._item["image"] is None:
@@ -148,7 +163,10 @@ class SegmentationOverlayHandler:
         else:
             where = ""
         epoch = engine.state.epoch
-        fig = overlay_figure(image, label, pred, title=f"{self.tag} epoch {epoch}: {self._item['name']}{where}")
+        fig = overlay_figure(
+            image, label, pred, title=f"{self.tag} epoch {epoch}: {self._item['name']}{where}",
+            channel_names=self.channel_names, array_layout=self.array_layout,
+        )  # fmt: skip
         self.output_dir.mkdir(parents=True, exist_ok=True)
         path = self.output_dir / f"{self.tag}_epoch{epoch:03d}.png"
         fig.savefig(path, dpi=90)

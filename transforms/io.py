@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -10,24 +11,47 @@ import torch
 from monai.data import ImageReader, MetaTensor
 from monai.transforms import LoadImaged
 
-
 from transforms.checks import DatasetError, ReportsLastFailure
+from transforms.image_headers import ITK_SUFFIXES, NIFTI_SUFFIXES, image_suffix
 
-__all__ = ["AFFINE_TOLERANCE_MM", "LoadVolumed"]
+__all__ = ["AFFINE_TOLERANCE_MM", "READER_BY_SUFFIX", "LoadVolumed"]
 
 AFFINE_TOLERANCE_MM = 1e-3  # files whose affines differ by at most this (header rounding) share one voxel grid
 logger = logging.getLogger(__name__)
+
+# The one reader that reads each format (reader=None): no fallback to another reader when it fails.
+READER_BY_SUFFIX = {
+    **{suffix: "NibabelReader" for suffix in NIFTI_SUFFIXES},
+    **{suffix: "ITKReader" for suffix in ITK_SUFFIXES},
+    "<folder>": "ITKReader",  # a DICOM series (GDCM)
+}
 
 
 class _FileNamingLoader:
     """Wraps a ``LoadImage`` so that any error while reading ``filename`` becomes a :class:`DatasetError` naming it.
 
-    With ``exclusive_reader``, calls without a run-time reader use only that reader (no fallback).
+    With ``exclusive_reader``, calls without a run-time reader use only that reader (no fallback). Without one,
+    ``by_suffix`` maps a file suffix (``"<folder>"`` for a folder) to the name of the only registered reader used
+    for it; other files go through ``LoadImage``'s own choice.
     """
 
-    def __init__(self, loader: Any, exclusive_reader: ImageReader | None = None) -> None:
+    def __init__(
+        self, loader: Any, exclusive_reader: ImageReader | None = None, by_suffix: dict[str, str] | None = None
+    ) -> None:
         self.loader = loader
         self.exclusive_reader = exclusive_reader
+        self.by_suffix = dict(by_suffix or {})
+
+    def _reader_for(self, filename: Any) -> ImageReader | None:
+        if isinstance(filename, (list, tuple)) and filename:  # files stacked as channels: the first one's reader
+            filename = filename[0]
+        if self.exclusive_reader is not None or not isinstance(filename, (str, os.PathLike)):
+            return self.exclusive_reader
+        name = self.by_suffix.get("<folder>" if os.path.isdir(filename) else image_suffix(filename))
+        for reader in self.loader.readers[::-1]:
+            if type(reader).__name__ == name:
+                return reader
+        return None
 
     @property
     def image_only(self) -> bool:
@@ -37,7 +61,7 @@ class _FileNamingLoader:
         self.loader.register(reader)
 
     def __call__(self, filename: Any, reader: ImageReader | None = None) -> Any:
-        reader = reader if reader is not None else self.exclusive_reader
+        reader = reader if reader is not None else self._reader_for(filename)
         try:
             return self.loader(filename, reader)
         except Exception as err:  # readers raise anything from EOFError (truncated .gz) to ITK's RuntimeError
@@ -105,14 +129,21 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
     where MONAI's readers accept no difference at all) are stacked on the first file's grid with a logged warning;
     a larger difference is a :class:`~transforms.DatasetError` naming the file.
 
-    One difference in behaviour: given one ``reader``, only that reader is used. ``LoadImaged`` falls back to every
-    other installed reader when the designated one fails, and ITK, for one, "reads" a ``.nii.gz`` truncated inside
-    its header without an error, returning mostly zeros.
+    One difference in behaviour: each file is read by one reader only. ``LoadImaged`` falls back to every other
+    installed reader when the designated one fails, and ITK, for one, "reads" a ``.nii.gz`` truncated inside its
+    header without an error, returning mostly zeros. Given one ``reader``, only that reader is used; with
+    ``reader=None`` the reader is chosen by suffix (:data:`READER_BY_SUFFIX`):
+
+    - ``.nii``, ``.nii.gz``: MONAI's ``NibabelReader`` (nibabel);
+    - ``.nrrd``, ``.nhdr``, ``.mha``, ``.mhd``, ``.dcm`` and a folder holding one DICOM series: ``ITKReader`` (ITK,
+      GDCM for DICOM; the voxel order and RAS affine are those nibabel gives for the same volume);
+    - anything else (``.png``, ``.jpg``, ``.bmp``, ``.tif``, ``.npy``, ...): ``LoadImage``'s own choice
+      (``PILReader`` for the images, ``NumpyReader``, ...).
 
     Args:
         keys: keys of the file names to load.
-        reader: reader name, class or instance used exclusively (e.g. ``"NibabelReader"``); a sequence of readers,
-            or None (chosen by file suffix), as in ``LoadImaged``.
+        reader: reader name, class or instance used exclusively (e.g. ``"NibabelReader"``); a sequence of readers
+            (``LoadImaged``'s choice among them), or None (one reader per suffix, see above).
         args, kwargs: the other arguments of ``LoadImaged``.
     """
 
@@ -120,7 +151,9 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
         super().__init__(keys, reader, *args, **kwargs)
         single = reader is not None and not isinstance(reader, (list, tuple))
         # LoadImage registers the designated reader after its defaults
-        self._loader = _FileNamingLoader(self._loader, self._loader.readers[-1] if single else None)
+        self._loader = _FileNamingLoader(
+            self._loader, self._loader.readers[-1] if single else None, READER_BY_SUFFIX if reader is None else None
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(keys={self.keys})"

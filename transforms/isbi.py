@@ -8,7 +8,7 @@ validation and 5 for testing, images scaled from [0, 255] to [0, 1] and labels f
 A page here is what a case is elsewhere: the data list has one item per page, ``{"image": stack path,
 "label": stack path, "page": k, "case_id": "page_07"}``, and :class:`LoadTiffPaged` decodes page ``k`` only.
 Stacks sent as a 3D volume in another format (``.nii``/``.nii.gz`` through nibabel, ``.nrrd``/``.mha`` through
-ITK, via MONAI's ``LoadImage``) are read too: page ``k`` is then the ``k``-th slice along the last axis.
+ITK, via :class:`transforms.io.LoadVolumed`) are read too: page ``k`` is then the ``k``-th slice along the last axis.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from monai.config import KeysCollection
 from monai.data import MetaTensor
-from monai.transforms import LoadImage, MapTransform
+from monai.transforms import MapTransform
 
 from transforms.checks import DatasetError, ReportsLastFailure
 from transforms.image_headers import image_suffix, read_image_shape
+from transforms.io import LoadVolumed
 from transforms.splits import split_by_group
 
 __all__ = [
@@ -185,9 +186,9 @@ class LoadTiffPaged(ReportsLastFailure, MapTransform):
     ``data[key]`` is the stack's path and ``data[page_key]`` the page index (as made by
     :func:`load_isbi_datalist`). TIFF pages are read alone with ``tifffile`` (seeking to the page, not
     decoding the stack) and keep the numpy (rows, columns) axis order: unlike MONAI's ``PILReader``, nothing is
-    transposed, so a page looks as in any image viewer. Other formats are read whole through MONAI's
-    ``LoadImage`` (nibabel for NIfTI, ITK for NRRD/MHA) and page ``k`` is slice ``k`` of the last axis, in that
-    reader's axis order.
+    transposed, so a page looks as in any image viewer. Other formats are read whole through
+    :class:`transforms.io.LoadVolumed` (nibabel for NIfTI, ITK for NRRD/MHA) and page ``k`` is slice ``k`` of the
+    last axis, in that reader's axis order.
 
     The meta data hold ``filename_or_obj`` (the stack), ``page`` and an identity affine, so
     :class:`~transforms.CheckVolumed` placed after this names the file in its errors.
@@ -213,7 +214,7 @@ class LoadTiffPaged(ReportsLastFailure, MapTransform):
         super().__init__(keys, allow_missing_keys)
         self.page_key = page_key
         self.dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-        self._volume_loader = LoadImage(image_only=True)
+        self._volume_loader = LoadVolumed(keys="stack")  # one reader per suffix, errors name the file
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(keys={self.keys}, page_key={self.page_key!r})"
@@ -233,7 +234,7 @@ class LoadTiffPaged(ReportsLastFailure, MapTransform):
                 raise DatasetError(f"{path}: cannot read page {page} ({type(err).__name__}: {err})") from err
         else:
             try:
-                volume = np.asarray(self._volume_loader(path))
+                volume = np.asarray(self._volume_loader({"stack": path})["stack"])
             except Exception as err:  # readers raise anything from EOFError to ITK's RuntimeError
                 raise DatasetError(f"{path}: cannot read the stack ({type(err).__name__}: {err})") from err
             if volume.ndim != 3 or not 0 <= page < volume.shape[-1]:

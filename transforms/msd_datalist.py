@@ -14,7 +14,7 @@ import nibabel as nib
 import numpy as np
 
 from transforms.checks import DatasetError
-from transforms.image_headers import _gzip_problem
+from transforms.image_headers import NIFTI_SUFFIXES, image_suffix, read_image_shape
 
 __all__ = [
     "case_id_from_path",
@@ -31,12 +31,11 @@ _AFFINE_TOLERANCE = 1e-3  # mm: label and image voxels must lie on the same grid
 
 
 def case_id_from_path(path: str | os.PathLike) -> str:
-    """Case id of a volume file: its name without ``.nii.gz``/``.nii`` (``.../BRATS_001.nii.gz`` -> ``BRATS_001``)."""
+    """Case id of a volume file: its name without the image suffix (``.../BRATS_001.nii.gz`` -> ``BRATS_001``,
+    ``BRATS_001.nrrd`` -> ``BRATS_001``; a DICOM series folder: its name)."""
     name = Path(path).name
-    for suffix in (".nii.gz", ".nii"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
+    suffix = image_suffix(name)
+    return name[: -len(suffix)] if suffix else name
 
 
 def read_msd_dataset_json(dataset_dir: str | os.PathLike) -> dict[str, Any]:
@@ -115,13 +114,14 @@ def check_msd_files(datalist: Sequence[dict], source: str | os.PathLike = "the d
         f"{item[key]} (listed in {source}) not found"
         for item in datalist
         for key in _PATH_KEYS
-        if isinstance(item.get(key), str) and not os.path.isfile(item[key])
+        if isinstance(item.get(key), str) and not os.path.exists(item[key])  # a DICOM series is a folder
     ]
     _raise_all(problems, "listed file(s) missing")
 
 
 def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) -> None:
-    """Check volume shapes from the NIfTI headers only (``nib.load(path).shape``; no voxel data is decoded).
+    """Check volume shapes from the file headers only (no voxel data is decoded): NIfTI through nibabel,
+    ``.nrrd``/``.mha``/DICOM series through ITK (:func:`transforms.image_headers.read_image_shape`).
 
     Each image must be 4D (X, Y, Z, C) with C == ``num_channels``; each label 3D (or 4D with one channel) with
     the image's spatial shape and affine (within 0.001 mm: the label's voxels must lie on the image's grid).
@@ -140,13 +140,11 @@ def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) ->
             if not isinstance(item.get(key), str):
                 continue
             try:
-                header = nib.load(item[key])
-                shapes[key] = tuple(int(s) for s in header.shape)
-                affines[key] = np.asarray(header.affine, dtype=np.float64)
-            except Exception as err:  # nibabel raises a variety of errors for unreadable files
-                broken = _gzip_problem(item[key]) if item[key].lower().endswith(".gz") else None
-                reason = f"truncated or corrupt gzip ({broken})" if broken else f"{type(err).__name__}: {err}"
-                problems.append(f"{item[key]}: cannot read a NIfTI header ({reason})")
+                shapes[key] = read_image_shape(item[key])
+                if image_suffix(item[key]) in NIFTI_SUFFIXES:  # ITK formats: no affine check from the header
+                    affines[key] = np.asarray(nib.load(item[key]).affine, dtype=np.float64)
+            except DatasetError as err:  # names the file
+                problems.append(str(err))
         image = shapes.get("image")
         if image is not None:
             if len(image) != 4:
@@ -167,7 +165,11 @@ def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) ->
                     f"{item['label']}: label spatial shape {label[:3]} differs from image {item['image']} "
                     f"spatial shape {image[:3]}"
                 )
-            elif image is not None and not np.allclose(affines["label"], affines["image"], atol=_AFFINE_TOLERANCE):
+            elif (
+                image is not None
+                and {"label", "image"} <= affines.keys()
+                and not np.allclose(affines["label"], affines["image"], atol=_AFFINE_TOLERANCE)
+            ):
                 spacing = [np.linalg.norm(affines[k][:3, :3], axis=0).round(4).tolist() for k in ("label", "image")]
                 problems.append(
                     f"{item['label']}: label affine differs from image {item['image']} (spacing {spacing[0]} vs "

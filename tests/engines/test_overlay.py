@@ -34,3 +34,25 @@ def test_handler_2d_without_label(tmp_path):
     SegmentationOverlayHandler(output_dir=str(tmp_path), tag="infer").attach(engine)
     engine.run([0], max_epochs=1)
     assert (tmp_path / "infer_epoch001.png").is_file()
+
+
+def test_rows_columns_pages_are_drawn_as_stored_and_named():
+    import matplotlib.pyplot as plt
+    import pytest
+
+    from engines import overlay_figure
+
+    page = np.arange(12.0).reshape(1, 3, 4)  # (C, rows, columns), e.g. a TIFF page
+    mask = np.zeros((3, 4))
+    mask[0, 3] = 1
+    fig = overlay_figure(page, mask, channel_names=["EM"], array_layout="rows_columns")
+    image_ax, label_ax = fig.axes
+    np.testing.assert_array_equal(image_ax.images[0].get_array(), page[0])
+    assert label_ax.images[1].get_array()[0, 3, 3] > 0  # the label overlay is not transposed either
+    assert image_ax.get_title() == "image: EM"
+    plt.close(fig)
+    fig = overlay_figure(page, mask)  # default: an (X, Y) NIfTI slice, drawn transposed
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), page[0].T)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="array_layout"):
+        overlay_figure(page, array_layout="yx")

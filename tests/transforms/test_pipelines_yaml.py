@@ -49,7 +49,9 @@ def test_isbi_fragment_trains_on_mirrored_tiles_and_infers_whole_pages(tmp_path)
     torch.manual_seed(0)
     net = ModularUNet(spatial_dims=2, in_channels=1, out_channels=2, features=4, depth=2, padding="valid", norm=None)
     tile_input, tile_output = net.input_size_for(20), net.output_size(net.input_size_for(20))
-    parser = _parser("isbi2012_2d.yaml", dataset_dir=str(root), tile_input=tile_input, tile_output=tile_output)
+    parser = _parser(
+        COMMON_CONFIGS / "isbi2012_2d.yaml", dataset_dir=str(root), num_pages=0, tile_input=tile_input, tile_output=tile_output
+    )
     train = parser.get_parsed_content("data#train_dataset")
     assert len(train) == 3 and len(parser.get_parsed_content("data#val_files")) == 1
     sample = train[0]

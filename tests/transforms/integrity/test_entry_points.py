@@ -127,9 +127,12 @@ def test_every_bundle_data_fragment_declares_its_check(msd, tmp_path, capsys, mo
     # the BraTS and ISBI fragments (their bundles are to come) declare theirs too
     brats = generate_brats2020(tmp_path / "brats", 2, (16, 16, 8))
     isbi = generate_isbi2012(tmp_path / "isbi", num_pages=3, size=32, with_test=False)
-    for fragment, root, data_format in [("brats2020_2d.yaml", brats, "brats2020"), ("isbi2012_2d.yaml", isbi, "isbi2012")]:
+    for fragment, root, data_format in [
+        ("tests/transforms/pipelines/brats2020_2d.yaml", brats, "brats2020"),
+        ("bundles/common/configs/isbi2012_2d.yaml", isbi, "isbi2012"),
+    ]:
         parser = ConfigParser()
-        parser.read_config(ROOT / "tests" / "transforms" / "pipelines" / fragment)
+        parser.read_config(ROOT / fragment)
         parser["dataset_dir"] = str(root)
         report = parser.get_parsed_content("data#integrity_check")()
         assert report.data_format == data_format and report.ok and report.num_cases > 0
