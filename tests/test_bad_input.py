@@ -43,7 +43,7 @@ LIVER_TRAIN = ROOT / "bundles" / "liver_improved_skip_unet" / "configs" / "train
 BUNDLE_DATA = {
     "msd_task01": (ROOT / "bundles/unet/configs/train.yaml", "data#volume_transforms", {"roi_size": [16, 16]}),
     "brats2020": (PIPELINES / "brats2020_2d.yaml", "data#volume_transforms", {"image_size": [16, 16]}),
-    "isbi2012": (ROOT / "bundles/isbi_unet/configs/train.yaml", "data#load_transforms", {}),
+    "isbi2012": (ROOT / "bundles/isbi_unet/configs/train.yaml", "data#load_transforms", {"num_pages": 0}),
     "figshare": (FIGSHARE_TRAIN, "data#load_transforms", {"roi_size": [16, 16]}),
     "png_pairs": (LIVER_TRAIN, "data#load_transforms", {"roi_size": [16, 16]}),
 }  # fmt: skip

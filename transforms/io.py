@@ -43,8 +43,6 @@ class _FileNamingLoader:
         self.by_suffix = dict(by_suffix or {})
 
     def _reader_for(self, filename: Any) -> ImageReader | None:
-        if isinstance(filename, (list, tuple)) and filename:  # files stacked as channels: the first one's reader
-            filename = filename[0]
         if self.exclusive_reader is not None or not isinstance(filename, (str, os.PathLike)):
             return self.exclusive_reader
         name = self.by_suffix.get("<folder>" if os.path.isdir(filename) else image_suffix(filename))

@@ -134,6 +134,7 @@ def test_every_bundle_data_fragment_declares_its_check(msd, tmp_path, capsys, mo
         parser = ConfigParser()
         parser.read_config(ROOT / fragment)
         parser["dataset_dir"] = str(root)
+        parser["num_pages"] = 0  # the ISBI fragment expects the real 30 pages by default
         report = parser.get_parsed_content("data#integrity_check")()
         assert report.data_format == data_format and report.ok and report.num_cases > 0
     # check_then_run: the bundle's `run` only after a passed check
