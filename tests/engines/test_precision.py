@@ -157,3 +157,18 @@ def test_bundle_config_switches(synthetic_msd_dir, monkeypatch, tmp_path):
     assert isinstance(evaluator.inferer.inferer, SliceInferer) and isinstance(trainer.inferer.inferer, SimpleInferer)
     conv = next(m for m in trainer.network.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_cuda_routing_without_a_gpu():
+    """Which path a CUDA run takes (decided without touching CUDA): float16 training uses MONAI's autocast +
+    GradScaler; bfloat16 training uses our wrapper (no scaler); the evaluator uses MONAI's autocast for both."""
+    from engines.precision import _plan
+
+    trainer_dtypes, evaluator_dtypes = (torch.float16,), (torch.float16, torch.bfloat16)
+    assert _plan("cuda:1", "true", "auto", trainer_dtypes) == (torch.float16, True, {"dtype": torch.float16})
+    assert _plan("cuda", True, "bfloat16", trainer_dtypes) == (torch.bfloat16, False, None)
+    assert _plan("cuda", True, "bf16", evaluator_dtypes) == (torch.bfloat16, True, {"dtype": torch.bfloat16})
+    assert _plan("cpu", True, "auto", evaluator_dtypes) == (torch.bfloat16, False, None)
+    assert _plan("cuda", "False", "float16", trainer_dtypes) == (None, False, None)
+    with pytest.raises(ValueError, match="amp must be true or false"):
+        _plan("cpu", "maybe", "auto", trainer_dtypes)
