@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 from .checkpoint import AtomicCheckpointSaver, LatestCheckpointHandler, latest_checkpoint
+from .distributed import is_distributed, is_main_process
 from .inferers import AdaptiveSliceInferer, is_out_of_memory
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .outputs import OutputFolderError, check_outputs
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
+from .precision import (
+    AutocastInferer,
+    MixedPrecisionEvaluator,
+    MixedPrecisionTrainer,
+    resolve_amp_dtype,
+    to_channels_last,
+)
 from .progress import ProgressBarHandler
 
 __all__ = [
     "AdaptiveSliceInferer",
     "AtomicCheckpointSaver",
+    "AutocastInferer",
     "LatestCheckpointHandler",
+    "MixedPrecisionEvaluator",
+    "MixedPrecisionTrainer",
     "NonFiniteLossError",
     "OutputFolderError",
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
     "StopOnNonFiniteLoss",
     "check_outputs",
+    "is_distributed",
+    "is_main_process",
     "is_out_of_memory",
     "latest_checkpoint",
     "overlay_figure",
     "pick_slice",
+    "resolve_amp_dtype",
+    "to_channels_last",
 ]

@@ -11,6 +11,8 @@ from ignite.engine import Engine, Events
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
+from .distributed import is_main_process
+
 __all__ = ["AtomicCheckpointSaver", "LatestCheckpointHandler", "latest_checkpoint"]
 _BEST_KEY = "best_checkpoint"  # key, in checkpoint_epoch=N.pt, of the best-model saver's tracking state
 
@@ -122,6 +124,9 @@ class LatestCheckpointHandler:
             that ``--resume true`` on the command line gives.
         save_interval: save every this many epochs.
         best_saver: a ``CheckpointSaver`` with ``save_key_metric=True`` whose tracking state is saved and resumed.
+
+    In a distributed run attach it on every rank: every rank resumes from the checkpoint (so weights, optimizer and
+    epoch agree), and only rank 0 writes and deletes files.
     """
 
     def __init__(
@@ -159,6 +164,8 @@ class LatestCheckpointHandler:
 
     def _remove_others(self, engine: Engine) -> None:
         """Delete the ``checkpoint_epoch=N.pt`` files other than the one just saved for this epoch."""
+        if not is_main_process():
+            return  # in a distributed run only rank 0 writes (Ignite's DiskSaver), so only rank 0 cleans up
         current = f"checkpoint_epoch={engine.state.epoch}.pt"
         if not (Path(self.ckpt_dir) / current).is_file():
             return  # the saver did not write where expected: delete nothing
