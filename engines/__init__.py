@@ -5,11 +5,15 @@ from __future__ import annotations
 from .checkpoint import LatestCheckpointHandler, latest_checkpoint
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
 from .progress import ProgressBarHandler
+from .timing import EpochTimeHandler, InferenceTimeHandler, TimeLimitHandler
 
 __all__ = [
+    "EpochTimeHandler",
+    "InferenceTimeHandler",
     "LatestCheckpointHandler",
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
+    "TimeLimitHandler",
     "latest_checkpoint",
     "overlay_figure",
     "pick_slice",
