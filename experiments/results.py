@@ -121,7 +121,7 @@ def bar_chart(rows: Sequence[dict[str, Any]], metric: str, path: str | os.PathLi
     """
     if metric not in METRICS:
         raise KeyError(f"metric {metric!r} is not a results column; valid: {METRICS}.")
-    labels = [r["group"] for r in rows]
+    labels = [_label(r) for r in rows]
     means = [r[f"{metric}_mean"] for r in rows]
     sds = [0.0 if math.isnan(r[f"{metric}_sd"]) else r[f"{metric}_sd"] for r in rows]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(rows) + 1.5), 3.6))
