@@ -106,3 +106,31 @@ def test_an_interrupted_run_continues_and_only_it(comparison, synthetic_msd_dir,
     assert [(name, config) for name, config, _ in calls] == [(victim.name, "train"), (victim.name, "evaluate")]
     assert "resume: true" in calls[0][2]  # continues from its latest checkpoint
     assert (victim / "result.json").is_file() and (victim / "train.done").is_file()
+
+
+def test_trainer_logs_train_and_validation_curves(comparison):
+    from experiments import read_scalars
+
+    exp, _ = comparison
+    scalars = read_scalars(_runs(exp)[0] / "train")
+    for tag in ("train_epoch_loss", "train_mean_iou", "train_mean_dice", "train_accuracy", "train_epoch_time",
+                "val_loss", "val_mean_iou", "val_mean_dice", "val_accuracy"):
+        assert [step for step, _ in scalars[tag]] == [1], tag
+    assert 0.0 <= scalars["train_accuracy"][0][1] <= 1.0 and scalars["val_loss"][0][1] > 0
+
+
+def test_make_pictures_of_any_bundle_run(comparison, tmp_path):
+    from scripts.make_pictures import main as make_pictures
+
+    exp, _ = comparison
+    run = next(r for r in _runs(exp) if r.name.startswith("unet-"))  # plain unet: its evaluate.yaml alone
+    files = ["bundles/unet/configs/evaluate.yaml", str(run / "evaluate.yaml")]
+    out = tmp_path / "pictures"
+    cwd = os.getcwd()
+    try:
+        assert make_pictures(["--config_file", str(files), "--out_dir", str(out), "--eval_dir", str(run / "test_eval"),
+                              "--set", "device=cpu"]) == 0
+    finally:
+        os.chdir(cwd)
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert names == sorted([next(run.glob("pictures/case_*.png")).name, "gallery.png", "saliency.png"])
