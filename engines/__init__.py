@@ -16,11 +16,14 @@ from .precision import (
     to_channels_last,
 )
 from .progress import ProgressBarHandler
+from .timing import EpochTimeHandler, InferenceTimeHandler, TimeLimitHandler
 
 __all__ = [
     "AdaptiveSliceInferer",
     "AtomicCheckpointSaver",
     "AutocastInferer",
+    "EpochTimeHandler",
+    "InferenceTimeHandler",
     "LatestCheckpointHandler",
     "MixedPrecisionEvaluator",
     "MixedPrecisionTrainer",
@@ -29,6 +32,7 @@ __all__ = [
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
     "StopOnNonFiniteLoss",
+    "TimeLimitHandler",
     "check_outputs",
     "is_distributed",
     "is_main_process",

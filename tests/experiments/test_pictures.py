@@ -1,0 +1,156 @@
+"""Picture functions of experiments.pictures and the TensorBoard scalar reader."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import IMAGES, EventAccumulator
+from torch.utils.tensorboard import SummaryWriter
+
+from experiments import (
+    case_figure,
+    curves_figure,
+    error_overlay,
+    gallery_figure,
+    multiclass_figure,
+    read_scalars,
+    saliency,
+    saliency_figure,
+    save_figure,
+    select_gallery,
+)
+from experiments.pictures import FN_COLOUR, FP_COLOUR, TP_COLOUR
+
+
+def _masks(size=(9, 7)):
+    label = np.zeros(size, bool)
+    pred = np.zeros(size, bool)
+    label[1:4, 1:4] = True  # TP where both, FN where only label
+    pred[2:6, 2:6] = True  # FP where only pred
+    return label, pred
+
+
+def test_error_overlay_colours_tp_fp_fn_and_grey_background():
+    label, pred = _masks()
+    image = np.random.default_rng(0).normal(size=label.shape)
+    rgb = error_overlay(image, label, pred, alpha=1.0)
+    assert rgb.shape == (*label.shape, 3)
+    np.testing.assert_allclose(rgb[2, 2], TP_COLOUR)
+    np.testing.assert_allclose(rgb[5, 5], FP_COLOUR)
+    np.testing.assert_allclose(rgb[1, 1], FN_COLOUR)
+    assert len({TP_COLOUR, FP_COLOUR, FN_COLOUR}) == 3
+    tn = rgb[8, 0]
+    assert tn[0] == tn[1] == tn[2] and 0.0 <= tn[0] <= 1.0  # true negatives stay grey
+
+
+def test_error_overlay_rejects_a_mask_of_another_shape():
+    label, pred = _masks()
+    with pytest.raises(ValueError, match="differs from the image slice shape"):
+        error_overlay(np.zeros((9, 8)), label, pred)
+
+
+def test_case_figure_has_one_panel_per_modality_plus_truth_prediction_errors(tmp_path):
+    label, pred = _masks((16, 12))
+    image = np.random.default_rng(1).normal(size=(4, 16, 12))
+    fig = case_figure(image, label, pred, ("FLAIR", "T1w", "T1gd", "T2w"), title="case")
+    assert len(fig.axes) == 4 + 3
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:4] == ["FLAIR", "T1w", "T1gd", "T2w"] and titles[4:6] == ["ground truth", "prediction"]
+    assert titles[6].startswith("errors (slice Dice")
+    w, h = fig.get_size_inches()
+    path = save_figure(fig, tmp_path / "case.png", dpi=50)
+    with Image.open(path) as png:
+        assert png.size == (round(w * 50), round(h * 50))
+    no_truth = case_figure(image[:2], None, pred, ("a",))
+    assert [ax.get_title() for ax in no_truth.axes] == ["a", "channel 1", "prediction"]
+
+
+def test_multiclass_figure_shows_each_class_and_a_composite():
+    label = np.zeros((10, 10), int)
+    label[1:4, 1:4], label[5:8, 5:8], label[0, 9] = 1, 2, 3
+    pred = np.roll(label, 1, axis=0)
+    fig = multiclass_figure(np.ones((2, 10, 10)), label, pred, ["edema", "non-enhancing", "enhancing"])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 2 * (3 + 2)
+    assert "ground truth: enhancing" in titles and "prediction: composite" in titles
+    mask_ax = fig.axes[1 + 1]  # ground truth, class 2: the image shown is the (transposed) class mask
+    np.testing.assert_array_equal(np.asarray(mask_ax.images[0].get_array()), (label == 2).T.astype(float))
+    with pytest.raises(ValueError, match="label values must lie in 0..2"):
+        multiclass_figure(np.ones((10, 10)), label, pred, ["a", "b"])
+
+
+def test_curves_figure_draws_train_and_validation_per_panel():
+    scalars = {
+        "train_epoch_loss": [(1, 0.9), (2, 0.5)], "val_loss": [(1, 1.0), (2, 0.7)],
+        "train_mean_iou": [(1, 0.2), (2, 0.5)], "val_mean_iou": [(1, 0.1), (2, 0.4)],
+        "train_mean_dice": [(1, 0.3), (2, 0.6)], "val_mean_dice": [(1, 0.2), (2, 0.5)],
+        "train_accuracy": [(1, 0.9), (2, 0.95)],
+    }
+    fig = curves_figure(scalars)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "IoU", "Dice", "pixel accuracy"]
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2, 2, 1]  # no validation accuracy logged here
+    np.testing.assert_allclose(fig.axes[1].lines[1].get_ydata(), [0.1, 0.4])
+
+
+def test_saliency_is_the_gradient_per_input_channel_inside_the_region():
+    net = torch.nn.Conv2d(4, 1, kernel_size=1, bias=False)
+    with torch.no_grad():
+        net.weight.zero_()
+        net.weight[0, 0] = 2.0
+        net.weight[0, 2] = -0.5
+    image = np.random.default_rng(2).normal(size=(4, 6, 5)).astype(np.float32)
+    region = np.zeros((6, 5), bool)
+    region[1:3, 2:4] = True
+    grads = saliency(net, image, region)
+    assert grads.shape == (4, 6, 5)
+    expected = np.zeros((4, 6, 5))
+    expected[0][region], expected[2][region] = 2.0, 0.5
+    np.testing.assert_allclose(grads, expected, atol=1e-6)
+    everywhere = saliency(net, image, np.zeros((6, 5), bool))  # empty region: every pixel scored
+    np.testing.assert_allclose(everywhere[0], 2.0)
+    fig = saliency_figure(image, grads, ("FLAIR", "T1w", "T1gd", "T2w"), region)
+    assert len(fig.axes) == 8
+
+
+def test_select_gallery_orders_worst_and_best_without_overlap():
+    dice = {"a": 0.9, "b": 0.1, "c": 0.5, "d": float("nan"), "e": 0.95, "f": 0.3}
+    assert select_gallery(dice, 2) == (["b", "f"], ["e", "a"])
+    assert select_gallery({"a": 0.2, "b": 0.8, "c": 0.5}, 2) == (["a", "c"], ["b"])
+
+
+def test_gallery_figure_and_tensorboard_image(tmp_path):
+    label, pred = _masks()
+    cases = [{"name": f"case{i}", "dice": d, "group": g, "image": np.ones((4, 9, 7)) * i, "label": label,
+              "pred": pred} for i, (d, g) in enumerate([(0.1, "worst"), (0.9, "best")])]
+    fig = gallery_figure(cases, title="gallery")
+    assert len(fig.axes) == 4
+    assert fig.axes[3].get_title() == "case Dice 0.900"
+    writer = SummaryWriter(log_dir=str(tmp_path / "tb"))
+    path = save_figure(fig, tmp_path / "gallery.png", writer, "pictures/gallery", dpi=40)
+    writer.close()
+    with Image.open(path) as png:
+        assert png.format == "PNG" and png.size[0] > 100
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    assert acc.Tags()[IMAGES] == ["pictures/gallery"]
+
+
+def test_read_scalars_merges_files_and_keeps_the_last_value_of_a_step(tmp_path):
+    first = SummaryWriter(log_dir=str(tmp_path))
+    first.add_scalar("val_mean_iou", 0.1, 1)
+    first.add_scalar("val_mean_iou", 0.2, 2)
+    first.close()
+    second = SummaryWriter(log_dir=str(tmp_path), filename_suffix=".resumed")
+    second.add_scalar("val_mean_iou", 0.25, 2)  # epoch 2 again after a resume
+    second.add_scalar("train_epoch_time", 3.0, 3)
+    second.close()
+    scalars = read_scalars(tmp_path)
+    assert [s for s, _ in scalars["val_mean_iou"]] == [1, 2]
+    assert math.isclose(scalars["val_mean_iou"][1][1], 0.25, rel_tol=1e-6)
+    assert scalars["train_epoch_time"] == [(3, 3.0)]
+    with pytest.raises(FileNotFoundError, match="no TensorBoard event files"):
+        read_scalars(tmp_path / "missing")
