@@ -95,7 +95,7 @@ def test_evaluate_writes_per_case_table_of_classes_and_regions(trained, brats, t
                 assert 0.0 <= value <= 1.0, (name, value)
         # enhancing tumour: the class (BraTS label 4) and the region ET are the same voxels
         assert values["dice_class3_ET"] == pytest.approx(values["dice_ET"], abs=1e-5)
-    means = {r[0]: float(r[1]) for r in csv.reader(open(out / "metrics.csv")) if len(r) == 2}
+    means = {r[0]: float(r[1]) for r in csv.reader((out / "metrics.csv").read_text().splitlines()) if len(r) == 2}
     assert {"val_brats_dice", "val_brats_hd95", "val_class_dice", "val_class_iou", "val_accuracy"} <= set(means)
     assert (out / "pictures" / "evaluation_epoch001.png").is_file()
 

@@ -25,7 +25,7 @@ def test_case_table_writes_named_columns(tmp_path):
         engine.state.batch = [{"case_id": case}]
         writer._collect(engine)
     writer._write(engine)
-    rows = list(csv.reader(open(tmp_path / "out" / "per_case.csv")))
+    rows = list(csv.reader((tmp_path / "out" / "per_case.csv").read_text().splitlines()))
     assert rows == [["case", "a", "b", "accuracy"], ["case1", "0.5", "nan", "0.9"], ["case2", "1", "0.25", "0.8"]]
 
 
