@@ -20,7 +20,7 @@ from transforms.synthetic_brats import generate_brats2020
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = "bundles/brats_unet/configs"
-SIZE = (40, 40, 16)  # slices 5..15 are kept (the range 5-150 clipped to 16 slices)
+SIZE = (40, 40, 12)  # slices 5..11 are kept (the range 5-150 clipped to 12 slices)
 # width 4, no parameter budget (`--target_params 0`, the bundle's default too), 32 x 32 slices
 TINY = ["--image_size", "[32, 32]", "--features", "4", "--target_params", "0", "--batch_size", "8", "--device", "cpu"]
 CLASS_COLUMNS = ["class0_background", "class1_NCR_NET", "class2_ED", "class3_ET"]
@@ -47,7 +47,7 @@ def _repo_root_cwd(monkeypatch):
 
 @pytest.fixture(scope="module")
 def brats(tmp_path_factory) -> Path:
-    return generate_brats2020(tmp_path_factory.mktemp("brats") / "MICCAI_BraTS2020_TrainingData", 8, SIZE, seed=0)
+    return generate_brats2020(tmp_path_factory.mktemp("brats") / "MICCAI_BraTS2020_TrainingData", 6, SIZE, seed=0)
 
 
 @pytest.fixture(scope="module")
