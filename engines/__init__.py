@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from .case_table import CaseTableWriter
 from .checkpoint import AtomicCheckpointSaver, LatestCheckpointHandler, latest_checkpoint
 from .distributed import is_distributed, is_main_process
 from .inferers import AdaptiveSliceInferer, is_out_of_memory
+from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .outputs import OutputFolderError, check_outputs
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
@@ -22,11 +24,13 @@ __all__ = [
     "AdaptiveSliceInferer",
     "AtomicCheckpointSaver",
     "AutocastInferer",
+    "CaseTableWriter",
     "EpochTimeHandler",
     "InferenceTimeHandler",
     "LatestCheckpointHandler",
     "MixedPrecisionEvaluator",
     "MixedPrecisionTrainer",
+    "MultiClassOverlayHandler",
     "NonFiniteLossError",
     "OutputFolderError",
     "ProgressBarHandler",
@@ -38,6 +42,7 @@ __all__ = [
     "is_main_process",
     "is_out_of_memory",
     "latest_checkpoint",
+    "multiclass_figure",
     "overlay_figure",
     "pick_slice",
     "resolve_amp_dtype",

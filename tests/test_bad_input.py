@@ -35,14 +35,13 @@ from transforms.synthetic_isbi import generate_isbi2012
 from transforms.synthetic_msd import generate_msd_task01, save_nifti
 
 ROOT = Path(__file__).resolve().parents[1]
-PIPELINES = ROOT / "tests" / "transforms" / "pipelines"
 FIGSHARE_TRAIN = ROOT / "bundles" / "figshare_unetplusplus" / "configs" / "train.yaml"
 LIVER_TRAIN = ROOT / "bundles" / "liver_improved_skip_unet" / "configs" / "train.yaml"
 
-# the data YAML each bundle runs (BraTS: the fragment of tests/transforms/pipelines until its bundle lands), the key of its per-item load/check transforms, and overrides that keep the data tiny
+# the data YAML each bundle runs, the key of its per-item load/check transforms, and overrides that keep the data tiny
 BUNDLE_DATA = {
     "msd_task01": (ROOT / "bundles/unet/configs/train.yaml", "data#volume_transforms", {"roi_size": [16, 16]}),
-    "brats2020": (PIPELINES / "brats2020_2d.yaml", "data#volume_transforms", {"image_size": [16, 16]}),
+    "brats2020": (ROOT / "bundles/brats_unet/configs/train.yaml", "data#volume_transforms", {"image_size": [16, 16]}),
     "isbi2012": (ROOT / "bundles/isbi_unet/configs/train.yaml", "data#load_transforms", {"num_pages": 0}),
     "figshare": (FIGSHARE_TRAIN, "data#load_transforms", {"roi_size": [16, 16]}),
     "png_pairs": (LIVER_TRAIN, "data#load_transforms", {"roi_size": [16, 16]}),

@@ -27,6 +27,7 @@ from transforms.synthetic_figshare import generate_figshare
 from transforms.synthetic_isbi import generate_isbi2012
 from transforms.synthetic_msd import generate_msd_task01
 from transforms.synthetic_png_pairs import generate_png_pairs
+from transforms.whitening import ZCAWhitening, ZCAWhiteningd, fit_zca_whitening
 
 __all__ = [
     "CheckVolumed", "DatasetError", "LoadVolumed", "ReportsLastFailure", "VolumeCacheDataset", "VolumeSliceDataset",
@@ -37,4 +38,5 @@ __all__ = [
     "read_figshare_mat", "split_figshare", "LoadTiffPaged", "load_isbi_datalist", "split_isbi", "OverlapTileInferer",
     "mirror_pad", "ToGrayscaled", "load_png_pairs_datalist", "split_png_pairs", "split_by_group", "generate_brats2020",
     "generate_figshare", "generate_isbi2012", "generate_png_pairs",
+    "ZCAWhitening", "ZCAWhiteningd", "fit_zca_whitening",
 ]

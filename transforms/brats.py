@@ -37,6 +37,7 @@ __all__ = [
     "BRATS_SPLIT",
     "BRATS_TARGET_LABELS",
     "KeepSlicesd",
+    "case_output_name",
     "find_brats_case_files",
     "load_brats_datalist",
     "split_brats",
@@ -208,6 +209,31 @@ def load_brats_datalist(
             "..._t1, ..._t1ce, ..._t2, ..._seg)."
         )
     return datalist
+
+
+def case_output_name(metadict: Mapping[str, Any] | None, saver: Any = None) -> dict[str, Any]:
+    """Output name of a prediction: the case folder's name (``BraTS20_Training_001``), as a BraTS submission.
+
+    A ``name_formatter`` for MONAI's ``SaveImage(d)``: the image's ``filename_or_obj`` is the first modality's file
+    (``.../BraTS20_Training_001/BraTS20_Training_001_flair.nii.gz``); its folder names the case. With
+    ``output_postfix=""`` the prediction is written as ``<output_dir>/BraTS20_Training_001.nii.gz``.
+
+    Args:
+        metadict: the image's metadata (``filename_or_obj``).
+        saver: the saving transform (unused; part of MONAI's formatter signature).
+
+    Returns:
+        ``{"subject": case id, "idx": None}`` for ``FolderLayout.filename``.
+
+    Raises:
+        ValueError: no ``filename_or_obj`` in ``metadict``.
+    """
+    source = (metadict or {}).get("filename_or_obj")
+    if not source:
+        raise ValueError("cannot name the prediction: the image has no filename_or_obj in its metadata.")
+    if isinstance(source, (list, tuple)):
+        source = source[0]
+    return {"subject": Path(str(source)).parent.name, "idx": None}
 
 
 def split_brats(

@@ -1,4 +1,4 @@
-"""The data pipelines of the four data sets as bundle YAML fragments (tests/transforms/pipelines/), run on
+"""The data pipelines of the four data sets as bundle YAML fragments (tests/transforms/pipelines/ and bundles/common/configs/), run on
 their synthetic twins through MONAI's ConfigParser, as a bundle would."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _parser(name: str, **overrides) -> ConfigParser:
 
 def test_brats_fragment_slices_two_channels_into_four_classes(tmp_path):
     root = generate_brats2020(tmp_path / "brats", 6, (40, 40, 16), seed=0)
-    parser = _parser("brats2020_2d.yaml", dataset_dir=str(root), image_size=[32, 32])
+    parser = _parser(COMMON_CONFIGS / "brats_2d.yaml", dataset_dir=str(root), image_size=[32, 32])
     train, val, test = (parser.get_parsed_content(f"data#{part}_files") for part in ("train", "val", "test"))
     assert (len(train), len(val), len(test)) == (4, 1, 1)
     dataset = parser.get_parsed_content("data#train_dataset")

@@ -124,11 +124,11 @@ def test_every_bundle_data_fragment_declares_its_check(msd, tmp_path, capsys, mo
         assert check.data_format == data_format
         parser.get_parsed_content("check")
         assert f"dataset check ({data_format}) of {root}: 0 error(s)" in capsys.readouterr().out
-    # the BraTS and ISBI fragments (their bundles are to come) declare theirs too
+    # the BraTS and ISBI shared fragments declare theirs too
     brats = generate_brats2020(tmp_path / "brats", 2, (16, 16, 8))
     isbi = generate_isbi2012(tmp_path / "isbi", num_pages=3, size=32, with_test=False)
     for fragment, root, data_format in [
-        ("tests/transforms/pipelines/brats2020_2d.yaml", brats, "brats2020"),
+        ("bundles/common/configs/brats_2d.yaml", brats, "brats2020"),
         ("bundles/common/configs/isbi2012_2d.yaml", isbi, "isbi2012"),
     ]:
         parser = ConfigParser()
