@@ -8,7 +8,10 @@ from monai.losses import DiceLoss
 
 
 class NaNAfterCalls(torch.nn.Module):
-    """The unet bundle's Dice loss for the first ``calls`` calls, NaN from then on (the gradient is NaN too).
+    """The unet bundle's Dice loss for the first ``calls`` training calls, NaN from then on (the gradient is NaN too).
+
+    Only calls with gradients enabled count: the validation loss (``val_loss``, computed under ``no_grad``) calls
+    the same loss object.
 
     Args:
         calls: number of calls that return the real loss.
@@ -21,6 +24,6 @@ class NaNAfterCalls(torch.nn.Module):
         self.dice = DiceLoss(sigmoid=True, batch=True)
 
     def forward(self, pred: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        self.count += 1
+        self.count += int(torch.is_grad_enabled())
         loss = self.dice(pred, label)
         return loss if self.count <= self.calls else loss * float("nan")
