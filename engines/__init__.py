@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from .autocast import AutocastInferer
 from .checkpoint import LatestCheckpointHandler, latest_checkpoint
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
 from .progress import ProgressBarHandler
 
 __all__ = [
+    "AutocastInferer",
     "LatestCheckpointHandler",
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
