@@ -107,21 +107,43 @@ def _to_float32(value: Any) -> Any:
 class AutocastInferer(Inferer):
     """Run another MONAI inferer under ``torch.autocast(device_type, dtype)`` and return float32 outputs.
 
+    MONAI's engines autocast only to CUDA (``torch.autocast("cuda")``), so their ``amp`` does nothing on a CPU; this
+    wrapper autocasts on any device. The trainer/evaluator below use it for bfloat16, and a config can wrap an
+    inferer with it directly (``{_target_: engines.AutocastInferer, inferer: ..., dtype: bfloat16}``).
+
     Args:
         inferer: the wrapped inferer (``SimpleInferer``, ``SliceInferer``, ...).
-        device_type: ``"cpu"`` or ``"cuda"``.
-        dtype: ``torch.bfloat16`` or ``torch.float16``.
+        device_type: ``"cpu"`` or ``"cuda"``; None: the device of each input.
+        dtype: ``torch.bfloat16`` / ``torch.float16`` or a name: ``"bfloat16"``/``"bf16"``, ``"float16"``/``"fp16"``;
+            ``"float32"``/``"fp32"``/``"none"`` switches autocast off (the inferer runs as it is).
+
+    Raises:
+        ValueError: for another dtype name (the valid names are listed).
     """
 
-    def __init__(self, inferer: Inferer, device_type: str, dtype: torch.dtype) -> None:
+    _NAMES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+    _OFF = ("float32", "fp32", "none")
+
+    def __init__(
+        self, inferer: Inferer, device_type: str | None = None, dtype: torch.dtype | str = torch.bfloat16
+    ) -> None:
         super().__init__()
+        if not isinstance(dtype, torch.dtype):
+            name = str(dtype).lower()
+            if name not in self._NAMES and name not in self._OFF:
+                raise ValueError(
+                    f"AutocastInferer: dtype {dtype!r} is not one of {sorted(self._NAMES) + list(self._OFF)}"
+                )
+            dtype = self._NAMES.get(name)
         self.inferer = inferer
         self.device_type = device_type
         self.dtype = dtype
 
     def __call__(self, inputs: torch.Tensor, network: Any, *args: Any, **kwargs: Any) -> Any:
         """``inputs`` (B, C, *spatial) float32 -> the wrapped inferer's output, floating tensors as float32."""
-        with torch.autocast(self.device_type, dtype=self.dtype):
+        if self.dtype is None:
+            return self.inferer(inputs, network, *args, **kwargs)
+        with torch.autocast(self.device_type or inputs.device.type, dtype=self.dtype):
             out = self.inferer(inputs, network, *args, **kwargs)
         return _to_float32(out)
 

@@ -2,6 +2,7 @@
 BraTS2020, ISBI 2012, Figshare, PNG pairs), volume checks, 3D→2D slicing, augmentation (dihedral, elastic),
 overlap-tile inference, and synthetic data in each real on-disk format."""
 
+from transforms.batch_augment import BatchTransformCollate, RandFlipShearBatchd, flip_shear_matrices
 from transforms.brats import BRATS_DEFAULT_MODALITIES, BRATS_LABELS, BRATS_SPLIT, KeepSlicesd, load_brats_datalist, split_brats
 from transforms.cache import VolumeCacheDataset
 from transforms.checks import CheckVolumed, DatasetError, ReportsLastFailure
@@ -21,6 +22,7 @@ from transforms.msd_datalist import (
 from transforms.overlap_tile import OverlapTileInferer, mirror_pad
 from transforms.png_pairs import ToGrayscaled, load_png_pairs_datalist, split_png_pairs
 from transforms.slicing import VolumeSliceDataset, take_slice
+from transforms.slice_store import SliceStore, StoreSliceDataset, StoreVolumeDataset, write_slice_store
 from transforms.splits import split_by_group
 from transforms.synthetic_brats import generate_brats2020
 from transforms.synthetic_figshare import generate_figshare
@@ -39,4 +41,6 @@ __all__ = [
     "mirror_pad", "ToGrayscaled", "load_png_pairs_datalist", "split_png_pairs", "split_by_group", "generate_brats2020",
     "generate_figshare", "generate_isbi2012", "generate_png_pairs",
     "ZCAWhitening", "ZCAWhiteningd", "fit_zca_whitening",
+    "BatchTransformCollate", "RandFlipShearBatchd", "flip_shear_matrices", "SliceStore", "StoreSliceDataset",
+    "StoreVolumeDataset", "write_slice_store",
 ]
