@@ -40,7 +40,6 @@ __all__ = [
     "draw_pictures",
     "error_overlay",
     "gallery_figure",
-    "multiclass_figure",
     "run_pictures",
     "saliency",
     "saliency_figure",
@@ -165,53 +164,6 @@ def case_figure(
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0.07 if label is not None else 0, 1, 1))
-    return fig
-
-
-def multiclass_figure(
-    image: np.ndarray,
-    label: np.ndarray,
-    pred: np.ndarray,
-    class_names: Sequence[str],
-    channel_name: str = "FLAIR",
-    title: str = "",
-):
-    """Class-by-class masks and a composite for label maps with several classes (seed 001, Figure 3).
-
-    Two rows (ground truth, prediction): the image, one mask per foreground class, the composite label map.
-
-    Args:
-        image: (X, Y) slice of one modality (or (C, X, Y): channel 0 is shown).
-        label: (X, Y) integer label map, values 0 (background) .. K.
-        pred: (X, Y) integer label map of the prediction.
-        class_names: names of the K foreground classes 1..K.
-        channel_name: name of the shown modality.
-        title: figure title.
-    """
-    image = np.asarray(image)
-    image = image[0] if image.ndim == 3 else image
-    label, pred = np.squeeze(np.asarray(label)).astype(int), np.squeeze(np.asarray(pred)).astype(int)
-    if label.shape != image.shape or pred.shape != image.shape:
-        raise ValueError(f"label {label.shape} and pred {pred.shape} must have the image's shape {image.shape}.")
-    k = len(class_names)
-    if max(label.max(initial=0), pred.max(initial=0)) > k or min(label.min(initial=0), pred.min(initial=0)) < 0:
-        raise ValueError(f"label values must lie in 0..{k} ({k} class names given).")
-    colours = plt.get_cmap("tab10")(np.arange(k))[:, :3]
-    grey = _grey(image)
-    fig, axes = plt.subplots(2, k + 2, figsize=(2.0 * (k + 2), 4.4), squeeze=False)
-    for row, (name, lab) in enumerate((("ground truth", label), ("prediction", pred))):
-        _show(axes[row, 0], grey, f"{channel_name}")
-        composite = np.repeat(grey[..., None], 3, axis=-1)
-        for c in range(k):
-            mask = lab == c + 1
-            _show(axes[row, c + 1], mask.astype(float), f"{name}: {class_names[c]}", cmap="gray", vmin=0, vmax=1)
-            composite[mask] = 0.35 * composite[mask] + 0.65 * colours[c]
-        _show(axes[row, k + 1], composite, f"{name}: composite", cmap=None)
-    fig.legend(handles=[Patch(color=colours[c], label=class_names[c]) for c in range(k)], loc="lower center",
-               ncol=k, fontsize=7, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 

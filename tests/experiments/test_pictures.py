@@ -16,7 +16,6 @@ from experiments import (
     curves_figure,
     error_overlay,
     gallery_figure,
-    multiclass_figure,
     read_scalars,
     saliency,
     saliency_figure,
@@ -67,20 +66,6 @@ def test_case_figure_has_one_panel_per_modality_plus_truth_prediction_errors(tmp
         assert png.size == (round(w * 50), round(h * 50))
     no_truth = case_figure(image[:2], None, pred, ("a",))
     assert [ax.get_title() for ax in no_truth.axes] == ["a", "channel 1", "prediction"]
-
-
-def test_multiclass_figure_shows_each_class_and_a_composite():
-    label = np.zeros((10, 10), int)
-    label[1:4, 1:4], label[5:8, 5:8], label[0, 9] = 1, 2, 3
-    pred = np.roll(label, 1, axis=0)
-    fig = multiclass_figure(np.ones((2, 10, 10)), label, pred, ["edema", "non-enhancing", "enhancing"])
-    titles = [ax.get_title() for ax in fig.axes]
-    assert len(fig.axes) == 2 * (3 + 2)
-    assert "ground truth: enhancing" in titles and "prediction: composite" in titles
-    mask_ax = fig.axes[1 + 1]  # ground truth, class 2: the image shown is the (transposed) class mask
-    np.testing.assert_array_equal(np.asarray(mask_ax.images[0].get_array()), (label == 2).T.astype(float))
-    with pytest.raises(ValueError, match="label values must lie in 0..2"):
-        multiclass_figure(np.ones((10, 10)), label, pred, ["a", "b"])
 
 
 def test_curves_figure_draws_train_and_validation_per_panel():
