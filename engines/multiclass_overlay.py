@@ -3,7 +3,6 @@ each class and the composite of all classes, as PNG and in TensorBoard."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,10 +11,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from ignite.engine import Engine, Events  # noqa: E402
+from ignite.engine import Engine  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from engines.overlay import _numpy, pick_slice  # noqa: E402
+from engines.overlay import SegmentationOverlayHandler, _numpy  # noqa: E402
 
 __all__ = ["CLASS_COLOURS", "MultiClassOverlayHandler", "class_index_map", "multiclass_figure"]
 
@@ -114,8 +113,10 @@ def multiclass_figure(
     return fig
 
 
-class MultiClassOverlayHandler:
+class MultiClassOverlayHandler(SegmentationOverlayHandler):
     """Evaluator handler: after each run, draw one case's class-by-class and composite masks (PNG + TensorBoard).
+
+    :class:`~engines.SegmentationOverlayHandler` with the multi-class figure (:func:`multiclass_figure`).
 
     It keeps the first item of the run, picks the slice with the most ground-truth foreground (prediction when
     there is no label), writes ``<output_dir>/<tag>_epoch<E>.png`` and adds the figure to TensorBoard in ``log_dir``
@@ -149,64 +150,28 @@ class MultiClassOverlayHandler:
     ) -> None:
         if len(class_names) < 2:
             raise ValueError(f"class_names must name the background and at least one class, got {list(class_names)}.")
-        self.output_dir = Path(output_dir)
+        super().__init__(
+            output_dir=output_dir, log_dir=log_dir, tag=tag, image_key=image_key, label_key=label_key,
+            pred_key=pred_key, axis=axis, channel_names=channel_names,
+        )  # fmt: skip
         self.class_names = list(class_names)
-        self.log_dir = log_dir
-        self.tag = tag
-        self.channel_names = list(channel_names)
         self.label_values = None if label_values is None else [int(v) for v in label_values]
-        self.keys = (image_key, label_key, pred_key)
-        self.axis = axis
-        self._item: dict | None = None
-        self._writer = None
-        self.logger = logging.getLogger(__name__)
 
-    def attach(self, engine: Engine) -> None:
-        """Register with an evaluator ``engine``."""
-        engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self._capture)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self._draw)
+    _tensorboard_name = "classes"
 
-    def _reset(self, engine: Engine) -> None:
-        self._item = None
-
-    def _capture(self, engine: Engine) -> None:
-        if self._item is not None:
-            return
-        output = engine.state.output
-        item = output[0] if isinstance(output, (list, tuple)) else output
+    def _capture_item(self, engine: Engine, item: dict) -> dict:
+        """``image`` (C, *spatial), ``label``/``pred`` as (1, *spatial) class-index maps, the case id as ``name``."""
         image_key, label_key, pred_key = self.keys
-        self._item = {
+        label, pred = (class_index_map(_numpy(item.get(k)), self.label_values) for k in (label_key, pred_key))
+        return {
             "image": _numpy(item.get(image_key)),
-            "label": class_index_map(_numpy(item.get(label_key)), self.label_values),
-            "pred": class_index_map(_numpy(item.get(pred_key)), self.label_values),
+            "label": None if label is None else label[None],
+            "pred": None if pred is None else pred[None],
             "name": _case_name(engine, item.get(image_key)),
         }
 
-    def _draw(self, engine: Engine) -> None:
-        if self._item is None or self._item["image"] is None:
-            return
-        image, label, pred = self._item["image"], self._item["label"], self._item["pred"]
-        where = ""
-        if image.ndim == 4:  # (C, X, Y, Z): choose a slice; label/pred are (X, Y, Z)
-            z = pick_slice(label if label is not None else pred, axis=self.axis)
-            image = np.take(image, z, axis=self.axis + 1)
-            label, pred = (None if a is None else np.take(a, z, axis=self.axis) for a in (label, pred))
-            where = f" slice {z}"
-        epoch = engine.state.epoch
-        fig = multiclass_figure(
-            image, label, pred, self.class_names, title=f"{self.tag} epoch {epoch}: {self._item['name']}{where}",
-            channel_name=self.channel_names[0] if self.channel_names else "",
+    def _figure(self, image: np.ndarray, label: np.ndarray | None, pred: np.ndarray | None, title: str):
+        return multiclass_figure(
+            image, None if label is None else label[0], None if pred is None else pred[0], self.class_names,
+            title=title, channel_name=self.channel_names[0] if self.channel_names else "",
         )  # fmt: skip
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        path = self.output_dir / f"{self.tag}_epoch{epoch:03d}.png"
-        fig.savefig(path, dpi=90)
-        if self.log_dir is not None:
-            if self._writer is None:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self._writer = SummaryWriter(log_dir=self.log_dir)
-            self._writer.add_figure(f"{self.tag}/classes", fig, global_step=epoch)
-            self._writer.flush()
-        plt.close(fig)
-        self.logger.info(f"{self.tag} picture: {path}")

@@ -127,6 +127,8 @@ class SegmentationOverlayHandler:
         self._writer = None
         self.logger = logging.getLogger(__name__)
 
+    _tensorboard_name = "overlay"  # TensorBoard tag: <tag>/<this>
+
     def attach(self, engine: Engine) -> None:
         """Register with an evaluator ``engine``."""
         engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
@@ -140,17 +142,27 @@ class SegmentationOverlayHandler:
         if self._item is not None:
             return
         output = engine.state.output
-        item = output[0] if isinstance(output, (list, tuple)) else output
+        self._item = self._capture_item(engine, output[0] if isinstance(output, (list, tuple)) else output)
+
+    def _capture_item(self, engine: Engine, item: dict) -> dict:
+        """``image`` (C, *spatial), ``label``/``pred`` (1, *spatial) as NumPy arrays, and the case ``name``."""
         image_key, label_key, pred_key = self.keys
-        self._item = {
+        captured = {
             "image": _numpy(item.get(image_key)),
             "label": _numpy(item.get(label_key)),
             "pred": _numpy(item.get(pred_key)),
         }
         meta = getattr(item.get(image_key), "meta", None) or {}
-        self._item["name"] = Path(str(meta.get("filename_or_obj", ""))).name
+        captured["name"] = Path(str(meta.get("filename_or_obj", ""))).name
         if "page" in meta:  # one page of a stack (transforms.isbi.LoadTiffPaged)
-            self._item["name"] += f" page {int(meta['page'])}"
+            captured["name"] += f" page {int(meta['page'])}"
+        return captured
+
+    def _figure(self, image: np.ndarray, label: np.ndarray | None, pred: np.ndarray | None, title: str):
+        """The figure of one 2D slice: ``image`` (C, H, W), ``label``/``pred`` (1, H, W) or None."""
+        return overlay_figure(
+            image, label, pred, title=title, channel_names=self.channel_names, array_layout=self.array_layout
+        )
 
     def _draw(self, engine: Engine) -> None:
         if self._item is None or self._item["image"] is None:
@@ -163,10 +175,7 @@ class SegmentationOverlayHandler:
         else:
             where = ""
         epoch = engine.state.epoch
-        fig = overlay_figure(
-            image, label, pred, title=f"{self.tag} epoch {epoch}: {self._item['name']}{where}",
-            channel_names=self.channel_names, array_layout=self.array_layout,
-        )  # fmt: skip
+        fig = self._figure(image, label, pred, title=f"{self.tag} epoch {epoch}: {self._item['name']}{where}")
         self.output_dir.mkdir(parents=True, exist_ok=True)
         path = self.output_dir / f"{self.tag}_epoch{epoch:03d}.png"
         fig.savefig(path, dpi=90)
@@ -175,7 +184,7 @@ class SegmentationOverlayHandler:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self._writer = SummaryWriter(log_dir=self.log_dir)
-            self._writer.add_figure(f"{self.tag}/overlay", fig, global_step=epoch)
+            self._writer.add_figure(f"{self.tag}/{self._tensorboard_name}", fig, global_step=epoch)
             self._writer.flush()
         plt.close(fig)
         self.logger.info(f"{self.tag} picture: {path}")
