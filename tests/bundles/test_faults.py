@@ -87,7 +87,7 @@ def test_sigkill_mid_epoch_then_resume_continues_from_the_checkpoint(synthetic_m
     for path in set((tmp_path / "train").glob("events.out.tfevents.*")) - events_before:  # trainer's and validator's
         resumed_losses.update(tensorboard_losses(path))
     assert sorted(resumed_losses) == list(range(2 * ITERS + 1, epochs * ITERS + 1))
-    state = torch.load(tmp_path / "models" / f"checkpoint_epoch={epochs}.pt", map_location="cpu", weights_only=False)
+    state = torch.load(tmp_path / "models" / f"checkpoint_epoch={epochs}.pt", map_location="cpu", weights_only=True)
     assert {"model", "optimizer", "lr_scheduler", "trainer", "best_checkpoint"} <= set(state)
     assert state["trainer"]["iteration"] == epochs * ITERS and state["trainer"]["epoch_length"] == ITERS
     assert state["lr_scheduler"]["last_epoch"] == epochs, "the schedule was stepped once per epoch, resumed at 2"
@@ -106,7 +106,7 @@ def test_same_seed_same_losses(synthetic_msd_dir, tmp_path):
     assert sorted(losses[0]) == list(range(1, 2 * ITERS + 1))
     assert losses[0] == losses[1], "bit-identical float32 losses at every iteration"
     for key in ("model", "optimizer"):  # and the same trained state
-        a, b = (torch.load(tmp_path / n / "models" / "checkpoint_epoch=2.pt", weights_only=False)[key] for n in "ab")
+        a, b = (torch.load(tmp_path / n / "models" / "checkpoint_epoch=2.pt", weights_only=True)[key] for n in "ab")
         assert str(a) == str(b)
 
 
@@ -122,7 +122,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthetic_msd_
     assert "the training loss is not finite (NaN or inf) at epoch 2, iteration 7" in error, proc.stderr[-3000:]
     assert f"The last good checkpoint is {models / 'checkpoint_epoch=1.pt'}" in error and "--resume true" in error
     assert sorted(p.name for p in models.iterdir()) == ["checkpoint_epoch=1.pt", "model.pt"]
-    state = torch.load(models / "checkpoint_epoch=1.pt", map_location="cpu", weights_only=False)
+    state = torch.load(models / "checkpoint_epoch=1.pt", map_location="cpu", weights_only=True)
     assert state["trainer"]["iteration"] == ITERS
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     best = torch.load(models / "model.pt", map_location="cpu", weights_only=True)

@@ -148,7 +148,7 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_epoch=1.pt"]
     assert (tmp_path / "checkpoint_epoch=1.pt").read_bytes() == good
-    assert torch.load(tmp_path / "checkpoint_epoch=1.pt", weights_only=False)["trainer"]["iteration"] == 1
+    assert torch.load(tmp_path / "checkpoint_epoch=1.pt", weights_only=True)["trainer"]["iteration"] == 1
 
 
 def test_best_model_is_replaced_atomically(tmp_path, monkeypatch):
@@ -198,7 +198,7 @@ def test_lr_scheduler_state_is_saved_and_resumed(tmp_path):
         return opt, sched
 
     run(2, resume=False)
-    state = torch.load(tmp_path / "checkpoint_epoch=2.pt", weights_only=False)
+    state = torch.load(tmp_path / "checkpoint_epoch=2.pt", weights_only=True)
     assert state["lr_scheduler"]["last_epoch"] == 2 and state["trainer"]["iteration"] == 2  # 1 iteration/epoch
     opt, sched = run(3, resume=True)
     assert sched.last_epoch == 3

@@ -25,7 +25,12 @@ TINY = {
     "figshare_unetplusplus": {"features": 4, "depth": 2},
     "liver_improved_skip_unet": {"features": 4, "depth": 2},
     "liver_fcn8s": {"fcn_stages": [[4, 1], [4, 1], [8, 1], [8, 1], [8, 1]], "fc_channels": 8, "fc_kernel": 3},
+    "brats_unet": {"target_params": 0, "features": 4},
+    "isbi_unet": {"features": 4, "depth": 1},
 }
+# valid padding: the traced ONNX graph keeps the centre-crop sizes of the export input, so it is checked at that size
+# only (TorchScript keeps the size arithmetic and is checked at every size)
+ONNX_EXPORT_SIZE_ONLY = {"isbi_unet"}
 BASES = {"liver_fcn8s": "bundles/liver_improved_skip_unet"}
 ONNX_KWARGS = {
     "dynamo": False,  # the TorchScript-based exporter: dynamic axes as below, ~5x faster here than dynamo=True
@@ -59,7 +64,7 @@ def exported(request, tmp_path_factory):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 1.5)
     torch.save(net.state_dict(), out / "model.pt")
-    in_channels = parser["network_def"]["in_channels"]
+    in_channels = parser.get_parsed_content("network_def#in_channels")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ckpt_export(
@@ -96,7 +101,7 @@ def test_onnx_matches_eager(exported):
     name, net, in_channels, out = exported
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image"]
-    for x in _inputs(in_channels):
+    for x in _inputs(in_channels)[: 1 if name in ONNX_EXPORT_SIZE_ONLY else None]:
         (y,) = session.run(None, {"image": x.numpy()})
         with torch.no_grad():
             expected = net(x).numpy()

@@ -97,7 +97,8 @@ def test_bundle_configs_load_checkpoints_with_monai_checkpoint_loader():
         text = f.read_text()
         targets += [line.strip() for line in text.splitlines() if "_target_" in line and "Checkpoint" in line]
     allowed = {f"{dash}_target_: {name}" for dash in ("", "- ")
-               for name in ("CheckpointLoader", "CheckpointSaver", "engines.LatestCheckpointHandler")}  # fmt: skip
+               for name in ("CheckpointLoader", "CheckpointSaver", "engines.AtomicCheckpointSaver",
+                                 "engines.LatestCheckpointHandler")}  # fmt: skip
     assert targets and set(targets) <= allowed, targets
     from engines import checkpoint
 
