@@ -14,7 +14,7 @@ import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAINABLE = ["unet", "liver_improved_skip_unet", "figshare_unetplusplus"]
+TRAINABLE = ["unet", "brats_unet", "liver_improved_skip_unet", "figshare_unetplusplus"]
 # 6 synthetic cases: val_fraction 0.34 gives 2 validation cases, one per rank; 4 training volumes x 12 slices
 TINY = [
     "--roi_size", "[32, 32]", "--target_params", "0", "--features", "4", "--batch_size", "8", "--seed", "0",
@@ -129,3 +129,28 @@ def test_logging_tensorboard_and_progress_on_rank_0_only(ddp_run):
     events = list((out / "runs").glob("events.out.tfevents.*"))
     assert events and len({e.name.split(".")[-2] for e in events}) == 1, "TensorBoard files of one process only"
     assert [p.name for p in (out / "runs" / "pictures").iterdir()] == ["validation_epoch001.png"]
+
+
+def test_brats_two_processes_write_one_checkpoint_set_and_agree(tmp_path):
+    """The multi-class BraTS bundle on 2 gloo processes: one checkpoint set, the ranks' final weights equal."""
+    from transforms.synthetic_brats import generate_brats2020
+
+    data = generate_brats2020(tmp_path / "brats", 6, (32, 32, 12), seed=0)
+    dump = {"run": [
+        "$@train#trainer.run()",
+        f"$torch.save(@network.module.state_dict(), '{tmp_path}/rank' + str(dist.get_rank()) + '.pt')",
+    ]}  # fmt: skip
+    (tmp_path / "dump.json").write_text(json.dumps(dump))
+    files = [*multi_gpu_files("brats_unet"), str(tmp_path / "dump.json")]
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+        "-m", "monai.bundle", "run", "--config_file", str(files), "--dataset_dir", str(data),
+        "--ckpt_dir", str(tmp_path / "models"), "--output_dir", str(tmp_path / "runs"), "--epochs", "1",
+        "--image_size", "[32, 32]", "--slice_start", "0", "--slice_stop", "12", "--features", "4",
+        "--batch_size", "8", "--split_fractions", "[2, 2, 2]",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-4000:]}"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["checkpoint_epoch=1.pt", "model.pt"]
+    w0, w1 = (torch.load(tmp_path / f"rank{r}.pt", map_location="cpu", weights_only=True) for r in (0, 1))
+    assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)
