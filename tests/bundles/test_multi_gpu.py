@@ -14,7 +14,7 @@ import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAINABLE = ["unet", "brats_unet", "liver_improved_skip_unet", "figshare_unetplusplus"]
+TRAINABLE = ["unet", "brats_unet", "isbi_unet", "liver_improved_skip_unet", "figshare_unetplusplus"]
 # 6 synthetic cases: val_fraction 0.34 gives 2 validation cases, one per rank; 4 training volumes x 12 slices
 TINY = [
     "--roi_size", "[32, 32]", "--target_params", "0", "--features", "4", "--batch_size", "8", "--seed", "0",
@@ -131,23 +131,37 @@ def test_logging_tensorboard_and_progress_on_rank_0_only(ddp_run):
     assert [p.name for p in (out / "runs" / "pictures").iterdir()] == ["validation_epoch001.png"]
 
 
-def test_brats_two_processes_write_one_checkpoint_set_and_agree(tmp_path):
-    """The multi-class BraTS bundle on 2 gloo processes: one checkpoint set, the ranks' final weights equal."""
+def _brats_data(root: Path) -> tuple[Path, list[str]]:
     from transforms.synthetic_brats import generate_brats2020
 
-    data = generate_brats2020(tmp_path / "brats", 6, (32, 32, 12), seed=0)
+    data = generate_brats2020(root, 6, (32, 32, 12), seed=0)
+    return data, ["--image_size", "[32, 32]", "--slice_start", "0", "--slice_stop", "12", "--features", "4",
+                  "--batch_size", "8", "--split_fractions", "[2, 2, 2]"]  # fmt: skip
+
+
+def _isbi_data(root: Path) -> tuple[Path, list[str]]:
+    from transforms.synthetic_isbi import generate_isbi2012
+
+    data = generate_isbi2012(root, num_pages=6, size=64, seed=0, with_test=False)
+    return data, ["--num_pages", "0", "--split_fractions", "[2, 2, 2]", "--depth", "2", "--features", "4",
+                  "--tile_size", "20", "--samples_per_epoch", "8", "--batch_size", "2", "--norm", "batch"]  # fmt: skip
+
+
+@pytest.mark.parametrize("bundle, make_data", [("brats_unet", _brats_data), ("isbi_unet", _isbi_data)])
+def test_two_processes_write_one_checkpoint_set_and_agree(bundle, make_data, tmp_path):
+    """The multi-class BraTS and the valid-padding ISBI bundles on 2 gloo processes: one checkpoint set, the ranks'
+    final weights equal."""
+    data, tiny = make_data(tmp_path / "data")
     dump = {"run": [
         "$@train#trainer.run()",
         f"$torch.save(@network.module.state_dict(), '{tmp_path}/rank' + str(dist.get_rank()) + '.pt')",
     ]}  # fmt: skip
     (tmp_path / "dump.json").write_text(json.dumps(dump))
-    files = [*multi_gpu_files("brats_unet"), str(tmp_path / "dump.json")]
+    files = [*multi_gpu_files(bundle), str(tmp_path / "dump.json")]
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
         "-m", "monai.bundle", "run", "--config_file", str(files), "--dataset_dir", str(data),
-        "--ckpt_dir", str(tmp_path / "models"), "--output_dir", str(tmp_path / "runs"), "--epochs", "1",
-        "--image_size", "[32, 32]", "--slice_start", "0", "--slice_stop", "12", "--features", "4",
-        "--batch_size", "8", "--split_fractions", "[2, 2, 2]",
+        "--ckpt_dir", str(tmp_path / "models"), "--output_dir", str(tmp_path / "runs"), "--epochs", "1", *tiny,
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-4000:]}"
