@@ -14,10 +14,11 @@ import os
 from pathlib import Path
 
 import nibabel as nib
+import numpy as np
 
 from transforms.checks import DatasetError
 
-__all__ = ["ITK_SUFFIXES", "NIFTI_SUFFIXES", "PIL_SUFFIXES", "image_suffix", "read_image_shape"]
+__all__ = ["ITK_SUFFIXES", "NIFTI_SUFFIXES", "PIL_SUFFIXES", "image_suffix", "read_image_header", "read_image_shape"]
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
@@ -88,7 +89,14 @@ def _gzip_problem(path: str) -> str | None:
 
 
 def read_image_shape(path: str | os.PathLike) -> tuple[int, ...]:
-    """Array shape of an image file as MONAI's ``LoadImage`` will give it, from the header only.
+    """Array shape of an image file as MONAI's ``LoadImage`` will give it, from the header only
+    (:func:`read_image_header` without the affine; same arguments and errors)."""
+    return read_image_header(path)[0]
+
+
+def read_image_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.ndarray | None]:
+    """Array shape of an image file as MONAI's ``LoadImage`` will give it, and for NIfTI its affine, from the header
+    only (one header read).
 
     Args:
         path: a NIfTI (``.nii``, ``.nii.gz``), ITK (``.nrrd``, ``.mha``, ``.mhd``, ``.dcm``), Pillow (``.png``,
@@ -96,7 +104,8 @@ def read_image_shape(path: str | os.PathLike) -> tuple[int, ...]:
 
     Returns:
         The shape, channels (if any) last: NIfTI ``img.shape``; ITK ``(X, Y[, Z][, C])``; Pillow
-        ``(width, height[, C])``; DICOM folder ``(X, Y, number of slices)``.
+        ``(width, height[, C])``; DICOM folder ``(X, Y, number of slices)``. Then the NIfTI voxel-to-world affine
+        (float64, 4 x 4), or None for the other formats.
 
     Raises:
         DatasetError: the file is missing or its header cannot be read; the message names the file.
@@ -107,12 +116,13 @@ def read_image_shape(path: str | os.PathLike) -> tuple[int, ...]:
     suffix = image_suffix(path)
     try:
         if os.path.isdir(path):
-            return _itk_shape(path)
+            return _itk_shape(path), None
         if suffix in NIFTI_SUFFIXES:
-            return tuple(int(s) for s in nib.load(path).shape)
+            header = nib.load(path)
+            return tuple(int(s) for s in header.shape), np.asarray(header.affine, dtype=np.float64)
         if suffix in PIL_SUFFIXES:
-            return _pil_shape(path)
-        return _itk_shape(path)
+            return _pil_shape(path), None
+        return _itk_shape(path), None
     except Exception as err:  # each library raises its own error types for unreadable headers
         broken = _gzip_problem(path) if path.lower().endswith(".gz") else None
         if broken is not None:

@@ -10,11 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 
 from transforms.checks import DatasetError
-from transforms.image_headers import NIFTI_SUFFIXES, image_suffix, read_image_shape
+from transforms.image_headers import image_suffix, read_image_header
 
 __all__ = [
     "case_id_from_path",
@@ -121,7 +120,7 @@ def check_msd_files(datalist: Sequence[dict], source: str | os.PathLike = "the d
 
 def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) -> None:
     """Check volume shapes from the file headers only (no voxel data is decoded): NIfTI through nibabel,
-    ``.nrrd``/``.mha``/DICOM series through ITK (:func:`transforms.image_headers.read_image_shape`).
+    ``.nrrd``/``.mha``/DICOM series through ITK (:func:`transforms.image_headers.read_image_header`).
 
     Each image must be 4D (X, Y, Z, C) with C == ``num_channels``; each label 3D (or 4D with one channel) with
     the image's spatial shape and affine (within 0.001 mm: the label's voxels must lie on the image's grid).
@@ -140,9 +139,9 @@ def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) ->
             if not isinstance(item.get(key), str):
                 continue
             try:
-                shapes[key] = read_image_shape(item[key])
-                if image_suffix(item[key]) in NIFTI_SUFFIXES:  # ITK formats: no affine check from the header
-                    affines[key] = np.asarray(nib.load(item[key]).affine, dtype=np.float64)
+                shapes[key], affine = read_image_header(item[key])
+                if affine is not None:  # NIfTI; ITK formats: no affine check from the header
+                    affines[key] = affine
             except DatasetError as err:  # names the file
                 problems.append(str(err))
         image = shapes.get("image")
