@@ -183,6 +183,8 @@ def test_a_modality_sent_as_a_dicom_series_folder(brats_dir, tmp_path):
     case = Path(shutil.copytree(brats_dir / "BraTS20_Training_001", tmp_path / "dicom" / "BraTS20_Training_001"))
     source = case / "BraTS20_Training_001_t1ce.nii.gz"
     volume = itk.imread(str(source), itk.SS)
+    # a series on another grid than the FLAIR (shifted origin), whatever per-slice positions ITK's writer keeps
+    volume.SetOrigin([float(o) + 5.0 for o in volume.GetOrigin()])
     series = case / "BraTS20_Training_001_t1ce"
     series.mkdir()
     names = [str(series / f"IM{i:04d}.dcm") for i in range(SIZE[2])]
@@ -197,7 +199,6 @@ def test_a_modality_sent_as_a_dicom_series_folder(brats_dir, tmp_path):
     reference = nib.load(brats_dir / "BraTS20_Training_001" / "BraTS20_Training_001_t1ce.nii.gz").get_fdata()
     assert tuple(t1ce.shape) == SIZE
     np.testing.assert_allclose(t1ce.numpy(), reference)
-    # this series lost the volume's origin (ITK's series writer got no per-slice positions), so it cannot be
-    # stacked with the NIfTI FLAIR: the error names the series
+    # this series is not on the FLAIR's grid, so it cannot be stacked with the NIfTI FLAIR: the error names the series
     with pytest.raises(DatasetError, match="BraTS20_Training_001_t1ce: affine differs from .*_flair.nii.gz's"):
         LoadVolumed(keys="image")(item)
