@@ -24,7 +24,7 @@ def _main(name: str):
         ("benchmark_data", ["--quick"], ["| store+batch |", "| monai_patchiter |", "| naive |"]),
         ("benchmark_training", ["--quick"], ["| ours (modular U-Net) | 122,497 | bf16 |", "MONAI BasicUNet", "Profile of one fp32"]),
         ("benchmark_inference", ["--quick"], ["| ours bf16 |", "| plain loop fp32 |", "Stages of ours"]),
-        ("benchmark_memory", ["--quick", "--pipelines", "store"], ["| store |", "peak RSS, 2 cases", "peak RSS, 8 cases"]),
+        ("benchmark_memory", ["--quick", "--modes", "data"], ["| store |", "| cached |", "peak RSS, 2 cases", "data only"]),
     ],
 )
 def test_quick_mode_runs_and_prints_its_table(name, argv, expected, capsys):
