@@ -40,7 +40,18 @@ def machine() -> str:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (``getrusage``; Linux reports KiB)."""
+    """Peak resident set size of this process so far, MiB: ``VmHWM`` of /proc/self/status on Linux.
+
+    Not ``getrusage(RUSAGE_SELF).ru_maxrss``: Linux carries that across ``execve``, so a process started by
+    ``subprocess`` from a large parent reports at least the parent's peak. ``getrusage`` elsewhere (KiB on Linux,
+    bytes on macOS; the latter is not corrected here).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
