@@ -12,7 +12,8 @@ child would report at least the parent's peak; the parent writes the stores, ~1.
 * **data only**: the same bundle's data pipeline without the network: one pass of the training loader (every
   augmented slice, in batches) and of the validation loader (every validation volume). This is the part whose
   memory could grow with the number of cases; without the network's activations its peak is reproducible to a
-  few MiB.
+  few MiB. Each batch is released before the next is loaded (in training, Ignite's ``state.batch`` holds the last
+  one during the next load: two validation volumes at once, a constant, once there are two or more).
 
 Each data-set size has its own store, written beforehand in the parent process (scripts/build_slice_store.py's code
 path), so the runs measure training only, never a store write.
@@ -64,8 +65,13 @@ def child(args_json: str) -> int:
         run(config_file=str(TRAIN_CONFIG), **overrides)
     else:  # data only: every training batch and every validation volume, no network
         parser = _parser(overrides)
-        slices = sum(len(batch["image"]) for batch in parser.get_parsed_content("data#train_loader"))
-        volumes = sum(len(batch["image"]) for batch in parser.get_parsed_content("data#val_loader"))
+        slices = volumes = 0
+        for batch in parser.get_parsed_content("data#train_loader"):
+            slices += len(batch["image"])
+            del batch  # released before the next is loaded (a for loop alone would hold two at once)
+        for batch in parser.get_parsed_content("data#val_loader"):
+            volumes += len(batch["image"])
+            del batch
         if not slices or not volumes:
             raise RuntimeError(f"data-only run read {slices} slices and {volumes} volumes")
     print(json.dumps({"peak_rss_mb": peak_rss_mb(), "seconds": time.perf_counter() - t}))
