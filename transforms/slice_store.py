@@ -68,7 +68,9 @@ def _case_id(item: Mapping[str, Any] | str) -> str:
         return item
     if "case_id" in item:
         return str(item["case_id"])
-    return case_id_from_path(item["image"])
+    image = item["image"]
+    # a list of files (one per modality): the first names the case
+    return case_id_from_path(image[0] if isinstance(image, (list, tuple)) else image)
 
 
 def _stat(path: Any) -> list[int] | None:

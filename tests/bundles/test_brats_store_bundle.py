@@ -37,7 +37,7 @@ def _cases(data: Path, part: int) -> list[str]:
     return [d["case_id"] for d in split_brats(load_brats_datalist(data), (2, 2, 2), seed=0)[part]]
 
 
-def test_train_on_the_store_then_evaluate_its_checkpoint(tmp_path):
+def test_train_on_the_store_then_evaluate_and_infer_with_its_checkpoint(tmp_path):
     data, _ = _brats_data(tmp_path / "data")
     store = [*STORE, "--store_dir", str(tmp_path / "store")]
     proc = _run("train", tmp_path / "root", data, *TINY_SPLIT, *store, "--epochs", "1")
@@ -54,6 +54,11 @@ def test_train_on_the_store_then_evaluate_its_checkpoint(tmp_path):
         rows = list(csv.reader(f))
     assert [r[0] for r in rows[1:]] == _cases(data, 2)
     assert all(0.0 <= float(v) <= 1.0 for r in rows[1:] for name, v in zip(rows[0], r) if name.startswith("dice"))
+    # inference with the same overrides too (the test cases, not stored)
+    pred = tmp_path / "pred"
+    _run("inference", tmp_path / "root", data, *TINY_SPLIT, *store, "--output_dir", str(pred))
+    assert sorted(p.name for p in pred.glob("*.nii.gz")) == sorted(f"{c}.nii.gz" for c in _cases(data, 2))
+    assert sorted(p.stem for p in (tmp_path / "store").glob("*.json")) == stored, "nothing more stored"
 
 
 @pytest.mark.parametrize("bundle", ["brats_unet", "unet"])

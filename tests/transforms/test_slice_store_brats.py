@@ -142,6 +142,9 @@ def test_a_changed_modality_file_writes_the_case_again(brats, tmp_path):
     assert write_slice_store([item], tmp_path / "s", transform, progress=False) == [case]
     volume = StoreVolumeDataset(SliceStore(tmp_path / "s"), [case])[0]
     assert volume["image"].meta["filename_or_obj"] == item["image"][0]
+    # without a case id, the first modality's file name is the case's
+    del item["case_id"]
+    assert write_slice_store([item], tmp_path / "s", transform, progress=False) == [f"{case}_t1ce"]
     assert not list((tmp_path / "s").glob("*.tmp*")), "no temporary file is left"
 
 
