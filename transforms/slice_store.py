@@ -150,6 +150,7 @@ def write_slice_store(
     axis: int = 2,
     overwrite: bool = False,
     progress: bool = True,
+    settings: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Write every case of ``data`` not yet in ``store_dir`` (or whose source files changed) into the store.
 
@@ -164,6 +165,8 @@ def write_slice_store(
         axis: spatial axis (0-based, channel excluded) that slices are taken along; 2 = axial for MSD NIfTI.
         overwrite: write every case again.
         progress: show a progress bar.
+        settings: JSON-serialisable parameters of ``transform`` that shape what is stored (e.g. BraTS's image size
+            and slice range); recorded per case, and a case stored with other settings is written again.
 
     Returns:
         The case ids written (not those skipped as up to date).
@@ -174,6 +177,7 @@ def write_slice_store(
     """
     store = Path(store_dir)
     store.mkdir(parents=True, exist_ok=True)
+    settings = None if settings is None else json.loads(json.dumps(settings))  # as read back from the json
     written = []
     todo = list(data)
     for item in tqdm(todo, desc="Writing slice store", disable=not progress or not todo):
@@ -188,6 +192,7 @@ def write_slice_store(
             if (
                 old.get("format") == FORMAT_VERSION
                 and old.get("axis") == axis
+                and old.get("settings") == settings
                 and old.get("sources") == sources
             ):
                 continue
@@ -224,6 +229,7 @@ def write_slice_store(
             "affine": None if affine is None else _numpy(affine).astype(float).tolist(),
             "image_dtype": "float16",
             "max_abs_error": error,
+            "settings": settings,
             "sources": sources,
         }
         # temporary names of this process: writers that race (e.g. two jobs on one store) never mix their files
@@ -270,7 +276,7 @@ class SliceStore:
         store_dir: folder of the store.
         data: datalist items to make sure are stored (optional).
         transform: their pre-processing (required with ``data``; see :func:`write_slice_store`).
-        image_key, label_key, axis, overwrite, progress: as in :func:`write_slice_store`.
+        image_key, label_key, axis, overwrite, progress, settings: as in :func:`write_slice_store`.
 
     Raises:
         DatasetError: naming the folder, if it holds no stored case; naming the file, for a broken case.
@@ -286,6 +292,7 @@ class SliceStore:
         axis: int = 2,
         overwrite: bool = False,
         progress: bool = True,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         if not str(store_dir) or str(store_dir).lower() == "none":
             raise DatasetError("store_dir is not set: give the slice store folder (e.g. --store_dir /path/to/store)")
@@ -295,7 +302,9 @@ class SliceStore:
                 raise ValueError("SliceStore: `transform` is required to write the cases of `data`")
             distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
             if not distributed or torch.distributed.get_rank() == 0:
-                write_slice_store(data, self.store_dir, transform, image_key, label_key, axis, overwrite, progress)
+                write_slice_store(
+                    data, self.store_dir, transform, image_key, label_key, axis, overwrite, progress, settings
+                )
             if distributed:
                 torch.distributed.barrier()
         self._meta: dict[str, dict] = {}

@@ -148,6 +148,27 @@ def test_a_changed_modality_file_writes_the_case_again(brats, tmp_path):
     assert not list((tmp_path / "s").glob("*.tmp*")), "no temporary file is left"
 
 
+def test_another_image_size_or_slice_range_writes_the_cases_again(brats, store_dir, tmp_path):
+    """The store holds the resized volumes: a case stored at another image_size / slice range is not reused."""
+    local = tmp_path / "store"
+    shutil.copytree(store_dir, local)
+    parser = _parser(brats, local, store=True)
+    parser["image_size"], parser["slice_stop"] = [24, 24], 8
+    store = parser.get_parsed_content("data#store")
+    for case in store.case_ids:
+        assert store.meta(case)["original_shape"] == [24, 24, 6]
+        assert store.meta(case)["settings"] == {"image_size": [24, 24], "slice_range": [2, 8]}
+    cached = _parser(brats, local, store=False)
+    cached["image_size"], cached["slice_stop"] = [24, 24], 8
+    expected = cached.get_parsed_content("data#train_dataset")[3]
+    got = parser.get_parsed_content("data#train_dataset")[3]
+    assert got["image"].shape == expected["image"].shape == (2, 24, 24)
+    assert torch.all((got["image"] - expected["image"]).abs() <= _bound(expected["image"]))
+    # back to the first settings: written again, identical to the script's store
+    again = _parser(brats, local, store=True).get_parsed_content("data#store")
+    assert [again.meta(c)["original_shape"] for c in again.case_ids] == [[32, 32, 10]] * 4
+
+
 def test_a_folder_source_changes_with_any_file_in_it(tmp_path):
     """A DICOM series is a folder: its stat covers every file in it (a folder's own mtime misses rewrites)."""
     series = tmp_path / "series"
