@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
     )
     ap.add_argument("--format", choices=sorted(FORMATS), default="msd", help="data set format (default: msd)")
-    ap.add_argument("--dataset_dir", required=True, help="MSD Task01 folder (dataset.json, imagesTr, labelsTr) or BraTS2020 training folder")
+    ap.add_argument(
+        "--dataset_dir", required=True,
+        help="MSD Task01 folder (dataset.json, imagesTr, labelsTr), or the BraTS2020 training folder of case folders",
+    )  # fmt: skip
     ap.add_argument("--store_dir", required=True, help="folder of the store (created)")
     ap.add_argument("--config_file", default=None, help="bundle training config (default: that of --format)")
     ap.add_argument("--overwrite", action="store_true", help="write every case again")

@@ -80,7 +80,8 @@ def _stat(path: Any) -> list[int] | None:
         if os.path.isdir(str(path)):
             files = [f for f in sorted(Path(path).rglob("*")) if f.is_file()]
             stats = [f.stat() for f in files]
-            return [sum(int(st.st_size) for st in stats), max((int(st.st_mtime_ns) for st in stats), default=0), len(files)]
+            newest = max((int(st.st_mtime_ns) for st in stats), default=0)
+            return [sum(int(st.st_size) for st in stats), newest, len(files)]
         st = os.stat(str(path))
     except (OSError, TypeError):
         return None

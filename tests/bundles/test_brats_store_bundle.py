@@ -84,7 +84,8 @@ def test_two_processes_train_on_the_store_written_by_rank_0(bundle, synthetic_ms
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     logs = _rank_logs(tmp_path / "logs") if (tmp_path / "logs").exists() else {}
-    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-3000:]}\n" + "\n".join(v[-3000:] for v in logs.values())
+    tails = "\n".join(v[-3000:] for v in logs.values())
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-3000:]}\n{tails}"
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["checkpoint_epoch=1.pt", "model.pt"]
     w0, w1 = (torch.load(tmp_path / f"rank{r}.pt", map_location="cpu", weights_only=True) for r in (0, 1))
     assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)

@@ -169,6 +169,34 @@ def test_another_image_size_or_slice_range_writes_the_cases_again(brats, store_d
     assert [again.meta(c)["original_shape"] for c in again.case_ids] == [[32, 32, 10]] * 4
 
 
+def test_stores_written_before_keep_working(brats, synthetic_msd_dir, tmp_path):
+    """Format 1 is unchanged for single-file sources: an MSD case written before (no ``settings``) is up to date; a
+    BraTS case written before (its modality list recorded as one string, never stat'ed) is written again."""
+    msd = {"image": str(synthetic_msd_dir / "imagesTr" / "BRATS_001.nii.gz"),
+           "label": str(synthetic_msd_dir / "labelsTr" / "BRATS_001.nii.gz")}  # fmt: skip
+
+    def fake(d):
+        return {"image": torch.ones(2, 6, 6, 3), "label": torch.zeros(1, 6, 6, 3)}
+
+    assert write_slice_store([msd], tmp_path, fake, progress=False) == ["BRATS_001"]
+    meta_path = tmp_path / "BRATS_001.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["sources"]["image"] == [msd["image"], _stat(msd["image"])]  # the layout of earlier stores
+    del meta["settings"]
+    meta_path.write_text(json.dumps(meta))
+    assert write_slice_store([msd], tmp_path, fake, progress=False) == []
+    case = "BraTS20_Training_001"
+    item = {"image": [str(brats / case / f"{case}_{m}.nii.gz") for m in ("flair", "t1ce")], "case_id": case,
+            "label": str(brats / case / f"{case}_seg.nii.gz")}  # fmt: skip
+    assert write_slice_store([item], tmp_path, fake, progress=False) == [case]
+    meta = json.loads((tmp_path / f"{case}.json").read_text())
+    meta["sources"]["image"] = [str(item["image"]), None]
+    del meta["settings"]
+    (tmp_path / f"{case}.json").write_text(json.dumps(meta))
+    assert write_slice_store([item], tmp_path, fake, progress=False) == [case]
+    assert SliceStore(tmp_path).case_ids == ["BRATS_001", case]
+
+
 def test_a_folder_source_changes_with_any_file_in_it(tmp_path):
     """A DICOM series is a folder: its stat covers every file in it (a folder's own mtime misses rewrites)."""
     series = tmp_path / "series"
