@@ -1,19 +1,32 @@
 """Write the preprocessed slice store of a bundle's training data set (optional: training writes it on first use).
 
-Each case of the data set's ``training`` section is loaded, checked and standardised once by the volume
-transforms of ``bundles/common/configs/msd_task01_2d.yaml`` (without the in-plane crop), cropped to the bounding
-box of its non-zero voxels and written as float16 / uint8 ``.npy`` files with its geometry (see
+Each case is loaded, checked and pre-processed once by the bundle's volume transforms, cropped to the bounding box
+of its non-zero voxels and written as float16 / uint8 ``.npy`` files with its geometry (see
 ``transforms/slice_store.py``). Cases already stored from unchanged source files are skipped.
+
+``--format msd`` (default): MSD Task01 (``bundles/unet``, ``msd_task01_2d_store.yaml``): every case of the
+``training`` section, through the volume transforms of ``msd_task01_2d.yaml`` without the in-plane crop.
+``--format brats``: BraTS2020 (``bundles/brats_unet``, ``brats_2d_store.yaml``): the training and validation cases
+of the split, through all volume transforms of ``brats_2d.yaml`` (resized to ``image_size``).
+Any other ``--key value`` overrides that key of the bundle config, as ``python -m monai.bundle run`` does (e.g.
+``--image_size "[160, 160]"`` or ``--modalities "['flair', 't2']"`` for BraTS); use the same values for training.
 
 Example:
     python scripts/build_slice_store.py --dataset_dir /data/Task01_BrainTumour --store_dir /data/Task01_store
     python -m monai.bundle run --config_file bundles/unet/configs/train.yaml --dataset_dir /data/Task01_BrainTumour \\
         --data "%bundles/common/configs/msd_task01_2d_store.yaml#data" --store_dir /data/Task01_store
+
+    python scripts/build_slice_store.py --format brats --dataset_dir /data/MICCAI_BraTS2020_TrainingData \\
+        --store_dir /data/BraTS_store
+    python -m monai.bundle run --config_file bundles/brats_unet/configs/train.yaml \\
+        --dataset_dir /data/MICCAI_BraTS2020_TrainingData \\
+        --data "%bundles/common/configs/brats_2d_store.yaml#data" --store_dir /data/BraTS_store
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import time
 from pathlib import Path
@@ -23,20 +36,46 @@ sys.path.insert(0, str(ROOT))
 
 from monai.bundle import ConfigParser  # noqa: E402
 
-STORE_DATA = "%bundles/common/configs/msd_task01_2d_store.yaml#data"
+# per data-set format: the bundle whose config is read by default and the store's data block
+FORMATS = {
+    "msd": ("bundles/unet/configs/train.yaml", "%bundles/common/configs/msd_task01_2d_store.yaml#data"),
+    "brats": ("bundles/brats_unet/configs/train.yaml", "%bundles/common/configs/brats_2d_store.yaml#data"),
+}
+
+
+def _overrides(extra: list[str]) -> dict:
+    """``--key value`` pairs as config overrides; a value is a Python literal (``[32, 32]``, ``0``) or a string."""
+    if len(extra) % 2 or not all(k.startswith("--") for k in extra[::2]):
+        raise SystemExit(f"build_slice_store.py: overrides must be --key value pairs, got {extra}")
+    return {k[2:]: _literal(v) for k, v in zip(extra[::2], extra[1::2])}
+
+
+def _literal(value: str) -> object:
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset_dir", required=True, help="MSD Task01-format folder (dataset.json, imagesTr, labelsTr)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
+    ap.add_argument("--format", choices=sorted(FORMATS), default="msd", help="data set format (default: msd)")
+    ap.add_argument(
+        "--dataset_dir", required=True,
+        help="MSD Task01 folder (dataset.json, imagesTr, labelsTr), or the BraTS2020 training folder of case folders",
+    )  # fmt: skip
     ap.add_argument("--store_dir", required=True, help="folder of the store (created)")
-    ap.add_argument("--config_file", default=str(ROOT / "bundles/unet/configs/train.yaml"), help="bundle training config")
+    ap.add_argument("--config_file", default=None, help="bundle training config (default: that of --format)")
     ap.add_argument("--overwrite", action="store_true", help="write every case again")
-    args = ap.parse_args(argv)
+    args, extra = ap.parse_known_args(argv)
+    config_file, store_data = FORMATS[args.format]
 
     parser = ConfigParser()
-    parser.read_config(args.config_file)
-    parser.update({"dataset_dir": args.dataset_dir, "store_dir": args.store_dir, "data": STORE_DATA})
+    parser.read_config(args.config_file or str(ROOT / config_file))
+    parser.update(_overrides(extra))
+    parser.update({"dataset_dir": args.dataset_dir, "store_dir": args.store_dir, "data": store_data})
     parser.resolve_macro_and_relative_ids()
     if args.overwrite:
         parser["data"]["store"]["overwrite"] = True

@@ -11,7 +11,8 @@ decoded float32; the store (the answer of nnU-Net's preprocessing) keeps it on d
     contiguous read;
   - ``<case>_label.npy``: uint8, shape (S, X', Y') (label channel 1 only);
   - ``<case>.json``: geometry (affine, original shape, crop box), the slicing axis, the source files with their
-    size and modification time (a changed source is written again), and the measured quantisation error.
+    size and modification time (every file of a list, e.g. BraTS's one file per modality; a changed source is
+    written again), and the measured quantisation error.
 
 * :class:`SliceStore` opens a store (and, given ``data`` and ``transform``, writes the cases it lacks);
   :class:`StoreSliceDataset` samples 2D slices and :class:`StoreVolumeDataset` whole volumes from it. Every read
@@ -67,15 +68,43 @@ def _case_id(item: Mapping[str, Any] | str) -> str:
         return item
     if "case_id" in item:
         return str(item["case_id"])
-    return case_id_from_path(item["image"])
+    image = item["image"]
+    # a list of files (one per modality): the first names the case
+    return case_id_from_path(image[0] if isinstance(image, (list, tuple)) else image)
 
 
 def _stat(path: Any) -> list[int] | None:
+    """``[size, mtime_ns]`` of a file; of a folder (a DICOM series), the total size and latest mtime of the files in
+    it and their number; None for what is not on disk."""
     try:
+        if os.path.isdir(str(path)):
+            files = [f for f in sorted(Path(path).rglob("*")) if f.is_file()]
+            stats = [f.stat() for f in files]
+            newest = max((int(st.st_mtime_ns) for st in stats), default=0)
+            return [sum(int(st.st_size) for st in stats), newest, len(files)]
         st = os.stat(str(path))
     except (OSError, TypeError):
         return None
     return [int(st.st_size), int(st.st_mtime_ns)]
+
+
+def _source(value: Any) -> list:
+    """Provenance of one datalist entry: ``[path, stat]`` for a path (the layout of format 1), ``[[path, ...],
+    [stat, ...]]`` for a list of paths (BraTS: one file per modality), so that a change to any of them is seen."""
+    if isinstance(value, (list, tuple)):
+        return [[str(v) for v in value], [_stat(v) for v in value]]
+    return [str(value), _stat(value)]
+
+
+def _first_path(entry: Sequence) -> str:
+    """The (first) source file of a ``sources`` entry written by :func:`_source`."""
+    path = entry[0]
+    return str(path[0]) if isinstance(path, list) and path else str(path)
+
+
+def _names(entry: Sequence) -> str:
+    """The source file(s) of a ``sources`` entry, for error messages."""
+    return ", ".join(entry[0]) if isinstance(entry[0], list) else str(entry[0])
 
 
 def _numpy(x: Any) -> np.ndarray:
@@ -122,12 +151,13 @@ def write_slice_store(
     axis: int = 2,
     overwrite: bool = False,
     progress: bool = True,
+    settings: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Write every case of ``data`` not yet in ``store_dir`` (or whose source files changed) into the store.
 
     Args:
         data: datalist items ``{"image": path, "label": path, "case_id": ...}`` (``case_id`` defaults to the image
-            file name without ``.nii.gz``).
+            file name without ``.nii.gz``); ``image`` may be a list of paths (one per modality, as BraTS's).
         store_dir: folder of the store (created).
         transform: deterministic pre-processing applied to each item; it must return channel-first ``image``
             (C, X, Y, Z) and ``label`` (1, X, Y, Z) in the geometry of the source (no crop), as the bundle's
@@ -136,6 +166,8 @@ def write_slice_store(
         axis: spatial axis (0-based, channel excluded) that slices are taken along; 2 = axial for MSD NIfTI.
         overwrite: write every case again.
         progress: show a progress bar.
+        settings: JSON-serialisable parameters of ``transform`` that shape what is stored (e.g. BraTS's image size
+            and slice range); recorded per case, and a case stored with other settings is written again.
 
     Returns:
         The case ids written (not those skipped as up to date).
@@ -146,11 +178,12 @@ def write_slice_store(
     """
     store = Path(store_dir)
     store.mkdir(parents=True, exist_ok=True)
+    settings = None if settings is None else json.loads(json.dumps(settings))  # as read back from the json
     written = []
     todo = list(data)
     for item in tqdm(todo, desc="Writing slice store", disable=not progress or not todo):
         case = _case_id(item)
-        sources = {k: str(item[k]) for k in (image_key, label_key) if k in item}
+        sources = {k: _source(item[k]) for k in (image_key, label_key) if k in item}
         meta_path = store / f"{case}.json"
         if not overwrite and meta_path.is_file():
             try:
@@ -160,11 +193,12 @@ def write_slice_store(
             if (
                 old.get("format") == FORMAT_VERSION
                 and old.get("axis") == axis
-                and old.get("sources") == {k: [p, _stat(p)] for k, p in sources.items()}
+                and old.get("settings") == settings
+                and old.get("sources") == sources
             ):
                 continue
         out = apply_transform(transform, dict(item))
-        source = sources.get(image_key, case)
+        source = _names(sources[image_key]) if image_key in sources else case
         if label_key not in out:
             raise DatasetError(f"{source}: case {case} has no {label_key!r}; the slice store holds labelled cases")
         image = _numpy(out[image_key]).astype(np.float32, copy=False)
@@ -196,13 +230,15 @@ def write_slice_store(
             "affine": None if affine is None else _numpy(affine).astype(float).tolist(),
             "image_dtype": "float16",
             "max_abs_error": error,
-            "sources": {k: [p, _stat(p)] for k, p in sources.items()},
+            "settings": settings,
+            "sources": sources,
         }
+        # temporary names of this process: writers that race (e.g. two jobs on one store) never mix their files
         for suffix, array in (("image", image16), ("label", np.ascontiguousarray(label_c, dtype=np.uint8))):
-            tmp = store / f"{case}_{suffix}.tmp.npy"
+            tmp = store / f"{case}_{suffix}.{os.getpid()}.tmp.npy"
             np.save(tmp, array)
             os.replace(tmp, store / f"{case}_{suffix}.npy")
-        tmp = store / f"{case}.json.tmp"
+        tmp = store / f"{case}.json.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, meta_path)  # last: a case counts as stored once its json exists
         written.append(case)
@@ -234,13 +270,14 @@ class SliceStore:
 
     Given ``data`` and ``transform``, the cases of ``data`` the store lacks (or whose source files changed) are
     written first with :func:`write_slice_store`, so a bundle can declare the store and build it on first use.
-    Without them, an existing store is opened as it is.
+    Without them, an existing store is opened as it is. In a distributed run (``torch.distributed`` initialised),
+    rank 0 writes and the other ranks wait for it at a barrier before opening the store.
 
     Args:
         store_dir: folder of the store.
         data: datalist items to make sure are stored (optional).
         transform: their pre-processing (required with ``data``; see :func:`write_slice_store`).
-        image_key, label_key, axis, overwrite, progress: as in :func:`write_slice_store`.
+        image_key, label_key, axis, overwrite, progress, settings: as in :func:`write_slice_store`.
 
     Raises:
         DatasetError: naming the folder, if it holds no stored case; naming the file, for a broken case.
@@ -256,6 +293,7 @@ class SliceStore:
         axis: int = 2,
         overwrite: bool = False,
         progress: bool = True,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         if not str(store_dir) or str(store_dir).lower() == "none":
             raise DatasetError("store_dir is not set: give the slice store folder (e.g. --store_dir /path/to/store)")
@@ -263,7 +301,13 @@ class SliceStore:
         if data is not None:
             if transform is None:
                 raise ValueError("SliceStore: `transform` is required to write the cases of `data`")
-            write_slice_store(data, self.store_dir, transform, image_key, label_key, axis, overwrite, progress)
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+            if not distributed or torch.distributed.get_rank() == 0:
+                write_slice_store(
+                    data, self.store_dir, transform, image_key, label_key, axis, overwrite, progress, settings
+                )
+            if distributed:
+                torch.distributed.barrier()
         self._meta: dict[str, dict] = {}
         self._arrays: dict[str, tuple[_Mapped, _Mapped]] = {}
         for path in sorted(self.store_dir.glob("*.json")) if self.store_dir.is_dir() else []:
@@ -489,7 +533,7 @@ class StoreVolumeDataset(Dataset):
         window = self.store.window(case, self.roi_size)
         image, label = self.store.read_volume(case, window)
         affine = self.store.affine(case, window)
-        source = self.store.meta(case)["sources"].get("image", [case])[0]
+        source = _first_path(self.store.meta(case)["sources"].get("image", [case]))
         item = {
             "image": MetaTensor(torch.from_numpy(image), affine=affine, meta={"filename_or_obj": source}),
             "label": MetaTensor(torch.from_numpy(label), affine=affine.clone(), meta={"filename_or_obj": source}),

@@ -1,0 +1,127 @@
+"""Integration: bundles/brats_unet trains on the slice store (brats_2d_store.yaml#data, written on first use) through
+the stock MONAI CLI, alone and on 2 gloo processes (multi_gpu_train.yaml; rank 0 writes the store; bundles/unet on
+the MSD store too), and evaluate.yaml runs on its checkpoint; both store YAMLs give their loaders a DistributedSampler
+under a process group."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+from monai.bundle import ConfigParser
+from monai.data import DistributedSampler
+
+from tests.bundles.test_brats_bundle import _run
+from tests.bundles.test_multi_gpu import TINY as MSD_TINY
+from tests.bundles.test_multi_gpu import _brats_data, _rank_logs, multi_gpu_files
+from transforms.brats import load_brats_datalist, split_brats
+
+ROOT = Path(__file__).resolve().parents[2]
+STORE = ["--data", "%bundles/common/configs/brats_2d_store.yaml#data"]
+# 6 synthetic 32 x 32 x 12 cases, all 12 slices kept, split 2 / 2 / 2 (as in test_multi_gpu.py)
+TINY_SPLIT = ["--slice_start", "0", "--slice_stop", "12", "--split_fractions", "[2, 2, 2]"]
+
+
+@pytest.fixture(autouse=True)
+def _repo_root_cwd(monkeypatch):
+    monkeypatch.chdir(ROOT)  # bundle configs name shared fragments relative to the repository root
+
+
+def _cases(data: Path, part: int) -> list[str]:
+    return [d["case_id"] for d in split_brats(load_brats_datalist(data), (2, 2, 2), seed=0)[part]]
+
+
+def test_train_on_the_store_then_evaluate_and_infer_with_its_checkpoint(tmp_path):
+    data, _ = _brats_data(tmp_path / "data")
+    store = [*STORE, "--store_dir", str(tmp_path / "store")]
+    proc = _run("train", tmp_path / "root", data, *TINY_SPLIT, *store, "--epochs", "1")
+    assert "Writing slice store" in proc.stderr + proc.stdout
+    stored = sorted(p.stem for p in (tmp_path / "store").glob("*.json"))
+    assert stored == sorted(_cases(data, 0) + _cases(data, 1)), "training and validation cases, not test cases"
+    models = tmp_path / "root" / "models"
+    assert (models / "model.pt").is_file() and (models / "checkpoint_epoch=1.pt").is_file()
+    assert (tmp_path / "root" / "runs" / "pictures" / "validation_epoch001.png").is_file()
+    # evaluation with the same overrides: the test cases through the in-memory pipeline, the trained checkpoint
+    out = tmp_path / "eval"
+    _run("evaluate", tmp_path / "root", data, *TINY_SPLIT, *store, "--output_dir", str(out))
+    with open(out / "per_case.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert [r[0] for r in rows[1:]] == _cases(data, 2)
+    assert all(0.0 <= float(v) <= 1.0 for r in rows[1:] for name, v in zip(rows[0], r) if name.startswith("dice"))
+    # inference with the same overrides too (the test cases, not stored)
+    pred = tmp_path / "pred"
+    _run("inference", tmp_path / "root", data, *TINY_SPLIT, *store, "--output_dir", str(pred))
+    assert sorted(p.name for p in pred.glob("*.nii.gz")) == sorted(f"{c}.nii.gz" for c in _cases(data, 2))
+    assert sorted(p.stem for p in (tmp_path / "store").glob("*.json")) == stored, "nothing more stored"
+
+
+@pytest.mark.parametrize("bundle", ["brats_unet", "unet"])
+def test_two_processes_train_on_the_store_written_by_rank_0(bundle, synthetic_msd_dir, tmp_path):
+    if bundle == "brats_unet":
+        data, tiny = _brats_data(tmp_path / "data")
+        store, stored = ["--data", "%bundles/common/configs/brats_2d_store.yaml#data"], 4
+    else:
+        data, tiny = synthetic_msd_dir, MSD_TINY
+        store, stored = ["--data", "%bundles/common/configs/msd_task01_2d_store.yaml#data"], 6
+    dump = {"run": [
+        "$@train#trainer.run()",
+        f"$torch.save(@network.module.state_dict(), '{tmp_path}/rank' + str(dist.get_rank()) + '.pt')",
+    ]}  # fmt: skip
+    (tmp_path / "dump.json").write_text(json.dumps(dump))
+    files = [*multi_gpu_files(bundle), str(tmp_path / "dump.json")]
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+        "--log_dir", str(tmp_path / "logs"), "--redirects", "3",
+        "-m", "monai.bundle", "run", "--config_file", str(files), "--dataset_dir", str(data),
+        "--ckpt_dir", str(tmp_path / "models"), "--output_dir", str(tmp_path / "runs"), "--epochs", "1", *tiny,
+        *store, "--store_dir", str(tmp_path / "store"),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    logs = _rank_logs(tmp_path / "logs") if (tmp_path / "logs").exists() else {}
+    tails = "\n".join(v[-3000:] for v in logs.values())
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-3000:]}\n{tails}"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["checkpoint_epoch=1.pt", "model.pt"]
+    w0, w1 = (torch.load(tmp_path / f"rank{r}.pt", map_location="cpu", weights_only=True) for r in (0, 1))
+    assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)
+    assert len(list((tmp_path / "store").glob("*.json"))) == stored
+    assert not list((tmp_path / "store").glob("*.tmp*"))
+    assert "Writing slice store" in logs[0] and "Writing slice store" not in logs[1], "rank 0 writes, rank 1 waits"
+
+
+@pytest.fixture
+def process_group(tmp_path):
+    """A 1-process gloo group in this process: what engines.is_distributed() sees under torchrun."""
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize(
+    "config_file, data_block, overrides",
+    [
+        ("bundles/unet/configs/train.yaml", "msd_task01_2d_store.yaml#data", {"val_fraction": 0.34}),
+        ("bundles/unet/configs/train.yaml", "msd_task01_2d_store.yaml#data_per_slice", {"val_fraction": 0.34}),
+        ("bundles/brats_unet/configs/train.yaml", "brats_2d_store.yaml#data",
+         {"image_size": [32, 32], "slice_start": 0, "slice_stop": 12, "split_fractions": [2, 2, 2]}),
+    ],
+)  # fmt: skip
+def test_store_loaders_take_a_distributed_sampler_under_a_process_group(
+    config_file, data_block, overrides, synthetic_msd_dir, tmp_path, process_group
+):
+    dataset = synthetic_msd_dir if "msd" in data_block else _brats_data(tmp_path / "data")[0]
+    parser = ConfigParser()
+    parser.read_config(str(ROOT / config_file))
+    parser.update({"dataset_dir": str(dataset), "store_dir": str(tmp_path / "store"), **overrides})
+    parser["data"] = f"%bundles/common/configs/{data_block}"
+    parser.resolve_macro_and_relative_ids()
+    train_loader = parser.get_parsed_content("data#train_loader")
+    val_loader = parser.get_parsed_content("data#val_loader")
+    assert isinstance(train_loader.sampler, DistributedSampler) and isinstance(val_loader.sampler, DistributedSampler)
+    assert train_loader.sampler.shuffle and not val_loader.sampler.shuffle
+    assert len(train_loader.sampler) == len(train_loader.dataset) > 0  # one rank: all samples
