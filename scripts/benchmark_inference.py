@@ -2,7 +2,7 @@
 label-map NIfTI), fp32 vs bf16, ours vs a plain per-slice loop, all measured in one run.
 
 * ours: bundles/unet's inference.yaml as the bundle runs it (``SupervisedEvaluator``: ``LoadVolumed``, checks,
-  standardisation, centre crop to 144 x 144, MONAI ``SliceInferer`` with ``sw_batch_size`` = batch_size (40),
+  standardisation, centre crop to 144 x 144, MONAI ``SliceInferer`` with ``sw_batch_size`` = ``infer_batch_size`` (8 on a CPU),
   sigmoid, ``Invertd`` back to 240 x 240, threshold, ``SaveImaged``, overlay picture), with the 8.5 M U-Net (random
   weights: speed does not depend on them). bf16 wraps the slice inferer in ``engines.AutocastInferer`` (MONAI's
   own ``amp`` autocasts to CUDA only).
@@ -10,7 +10,8 @@ label-map NIfTI), fp32 vs bf16, ours vs a plain per-slice loop, all measured in 
   the 155 slices calling the network on one slice at a time, pad back, nibabel save.
 
 Stage times of ours (read + pre-processing, network, post-processing + write) are measured separately in the same
-run. Target: <= 10 s end to end with bf16 on 2 cores.
+run, and the network stage alone at other numbers of slices per call (``--batch_scan``; the CPU default of
+``infer_batch_size`` was chosen from it). Target: <= 10 s end to end with bf16 on 2 cores.
 
 Examples:
     python scripts/benchmark_inference.py           # full, writes docs/benchmarks.md
@@ -20,6 +21,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import tempfile
@@ -79,12 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny volume and network, 1 round, nothing written")
     ap.add_argument("--spatial_size", type=int, nargs=3, default=(240, 240, 155))
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    ap.add_argument("--batch_scan", type=int, nargs="*", default=[1, 2, 4, 8, 16, 40],
+                    help="slices per network call to time the network stage at (SliceInferer sw_batch_size)")
     ap.add_argument("--no_write", action="store_true")
     args = ap.parse_args(argv)
     overrides: dict = {}
     roi = 144
     if args.quick:
         args.spatial_size, args.rounds, args.no_write, roi = (48, 48, 8), 1, True, 32
+        args.batch_scan = [1, 4]
         overrides = {"target_params": 0, "features": 4, "roi_size": [32, 32], "batch_size": 4}
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,6 +128,19 @@ def main(argv: list[str] | None = None) -> int:
                 with torch.no_grad():
                     inferers[d](item["image"][None], net)
                 times[f"network {d}"].append(time.perf_counter() - t)
+            for b in args.batch_scan:  # the network stage alone at other numbers of slices per call
+                for d in ("fp32", "bf16"):
+                    inferer = copy.copy(inferers[d])
+                    inner = getattr(inferer, "inferer", None)
+                    if inner is not None:  # AutocastInferer(SliceInferer)
+                        inferer.inferer = copy.copy(inner)
+                        inferer.inferer.sw_batch_size = b
+                    else:
+                        inferer.sw_batch_size = b
+                    t = time.perf_counter()
+                    with torch.no_grad():
+                        inferer(item["image"][None], net)
+                    times.setdefault(f"scan {d} {b}", []).append(time.perf_counter() - t)
             loads.append(load())
         out = Path(f"{tmp}/pred_bf16")
         written = sorted(out.glob("*_seg.nii.gz"))
@@ -150,6 +168,19 @@ def main(argv: list[str] | None = None) -> int:
         "Stages of ours (same run): " + ", ".join(f"{k} {med[k]:.2f} s" for k in ("read + pre-processing", "network fp32", "network bf16"))
         + f"; post-processing + write + picture ~ {max(med['ours bf16'] - med['read + pre-processing'] - med['network bf16'], 0):.2f} s (bf16 total minus the two).",
     ]
+    if args.batch_scan:
+        base = {d: med[f"scan {d} {args.batch_scan[0]}"] for d in ("fp32", "bf16")}
+        lines += [
+            "",
+            f"The network stage of ours alone (SliceInferer over the {depth} slices) at other numbers of slices per "
+            f"network call (`sw_batch_size`), same rounds; speed relative to {args.batch_scan[0]} slice(s) per call:",
+            "",
+            "| slices per call | fp32 s | fp32 speed | bf16 s | bf16 speed |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for b in args.batch_scan:
+            f, h = med[f"scan fp32 {b}"], med[f"scan bf16 {b}"]
+            lines.append(f"| {b} | {f:.2f} | {base['fp32'] / f:.2f}x | {h:.2f} | {base['bf16'] / h:.2f}x |")
     text = "\n".join(lines)
     print("\n" + text)
     if not args.no_write:
