@@ -209,8 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print("\n" + text)
     if not args.no_write:
-        section = "data" if not args.workers else f"data_workers{args.workers}"
-        title = "Data: augmented training slices/s" + (f" ({args.workers} DataLoader workers)" if args.workers else "")
+        # one section per setting: data, data_threads2, data_workers2, ...
+        section = "data" + (f"_threads{args.threads}" if args.threads != 1 else "") + (f"_workers{args.workers}" if args.workers else "")
+        setting = [f"{args.threads} torch threads"] if args.threads != 1 else []
+        setting += [f"{args.workers} DataLoader workers"] if args.workers else []
+        title = "Data: augmented training slices/s" + (f" ({', '.join(setting)})" if setting else "")
         write_section(section, header(title) + "\n" + text)
     return 0
 
