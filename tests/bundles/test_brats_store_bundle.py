@@ -6,9 +6,6 @@ under a process group."""
 from __future__ import annotations
 
 import csv
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +16,7 @@ from monai.data import DistributedSampler
 
 from tests.bundles.test_brats_bundle import _run
 from tests.bundles.test_multi_gpu import TINY as MSD_TINY
-from tests.bundles.test_multi_gpu import _brats_data, _rank_logs, multi_gpu_files
+from tests.bundles.test_multi_gpu import SAVE_WEIGHTS, _brats_data, multi_gpu_files, run_two_ranks
 from transforms.brats import load_brats_datalist, split_brats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,23 +66,8 @@ def test_two_processes_train_on_the_store_written_by_rank_0(bundle, synthetic_ms
     else:
         data, tiny = synthetic_msd_dir, MSD_TINY
         store, stored = ["--data", "%bundles/common/configs/msd_task01_2d_store.yaml#data"], 6
-    dump = {"run": [
-        "$@train#trainer.run()",
-        f"$torch.save(@network.module.state_dict(), '{tmp_path}/rank' + str(dist.get_rank()) + '.pt')",
-    ]}  # fmt: skip
-    (tmp_path / "dump.json").write_text(json.dumps(dump))
-    files = [*multi_gpu_files(bundle), str(tmp_path / "dump.json")]
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
-        "--log_dir", str(tmp_path / "logs"), "--redirects", "3",
-        "-m", "monai.bundle", "run", "--config_file", str(files), "--dataset_dir", str(data),
-        "--ckpt_dir", str(tmp_path / "models"), "--output_dir", str(tmp_path / "runs"), "--epochs", "1", *tiny,
-        *store, "--store_dir", str(tmp_path / "store"),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    logs = _rank_logs(tmp_path / "logs") if (tmp_path / "logs").exists() else {}
-    tails = "\n".join(v[-3000:] for v in logs.values())
-    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-3000:]}\n{tails}"
+    args = ["--dataset_dir", str(data), *tiny, *store, "--store_dir", str(tmp_path / "store")]
+    logs = run_two_ranks(multi_gpu_files(bundle), tmp_path, args, SAVE_WEIGHTS.format(out=tmp_path))
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["checkpoint_epoch=1.pt", "model.pt"]
     w0, w1 = (torch.load(tmp_path / f"rank{r}.pt", map_location="cpu", weights_only=True) for r in (0, 1))
     assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)

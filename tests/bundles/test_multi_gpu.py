@@ -63,26 +63,37 @@ def _rank_logs(log_dir: Path) -> dict[int, str]:
     return logs
 
 
-@pytest.fixture(scope="module")
-def ddp_run(synthetic_msd_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ddp")
-    # a fourth file records, on each rank, its final weights and validation state for the test
-    dump = {"run": [
-        "$@train#trainer.run()",
-        "$torch.save({'weights': @network.module.state_dict(), 'metrics': dict(@validate#evaluator.state.metrics), "
-        f"'val_iterations': @validate#evaluator.state.iteration}}, '{out}/rank' + str(dist.get_rank()) + '.pt')",
-    ]}  # fmt: skip
-    (out / "dump.json").write_text(json.dumps(dump))
-    files = [*multi_gpu_files("unet"), str(out / "dump.json")]
+# a `run` step after training that saves each rank's final weights as <out>/rank<R>.pt (format with out=...)
+SAVE_WEIGHTS = "$torch.save(@network.module.state_dict(), '{out}/rank' + str(dist.get_rank()) + '.pt')"
+
+
+def run_two_ranks(files: list[str], out: Path, args: list[str], after_training: str) -> dict[int, str]:
+    """``monai.bundle run`` of ``files`` on 2 gloo processes (torchrun) with ``--ckpt_dir <out>/models
+    --output_dir <out>/runs --epochs 1`` and ``args``, plus a last config whose ``run`` trains and then evaluates the
+    expression ``after_training`` on each rank. Asserts that it succeeds; returns each rank's stdout + stderr."""
+    (out / "dump.json").write_text(json.dumps({"run": ["$@train#trainer.run()", after_training]}))
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
         "--log_dir", str(out / "logs"), "--redirects", "3",
-        "-m", "monai.bundle", "run", "--config_file", str(files), "--dataset_dir", str(synthetic_msd_dir),
-        "--ckpt_dir", str(out / "models"), "--output_dir", str(out / "runs"), "--epochs", "1", *TINY,
+        "-m", "monai.bundle", "run", "--config_file", str([*files, str(out / "dump.json")]),
+        "--ckpt_dir", str(out / "models"), "--output_dir", str(out / "runs"), "--epochs", "1", *args,
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     logs = _rank_logs(out / "logs") if (out / "logs").exists() else {}
-    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-3000:]}\n" + "\n".join(v[-3000:] for v in logs.values())
+    tails = "\n".join(v[-3000:] for v in logs.values())
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-3000:]}\n{tails}"
+    return logs
+
+
+@pytest.fixture(scope="module")
+def ddp_run(synthetic_msd_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    # after training, each rank records its final weights and validation state for the test
+    record = (
+        "$torch.save({'weights': @network.module.state_dict(), 'metrics': dict(@validate#evaluator.state.metrics), "
+        f"'val_iterations': @validate#evaluator.state.iteration}}, '{out}/rank' + str(dist.get_rank()) + '.pt')"
+    )
+    logs = run_two_ranks(multi_gpu_files("unet"), out, ["--dataset_dir", str(synthetic_msd_dir), *TINY], record)
     return out, logs
 
 
@@ -152,19 +163,7 @@ def test_two_processes_write_one_checkpoint_set_and_agree(bundle, make_data, tmp
     """The multi-class BraTS and the valid-padding ISBI bundles on 2 gloo processes: one checkpoint set, the ranks'
     final weights equal."""
     data, tiny = make_data(tmp_path / "data")
-    dump = {"run": [
-        "$@train#trainer.run()",
-        f"$torch.save(@network.module.state_dict(), '{tmp_path}/rank' + str(dist.get_rank()) + '.pt')",
-    ]}  # fmt: skip
-    (tmp_path / "dump.json").write_text(json.dumps(dump))
-    files = [*multi_gpu_files(bundle), str(tmp_path / "dump.json")]
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
-        "-m", "monai.bundle", "run", "--config_file", str(files), "--dataset_dir", str(data),
-        "--ckpt_dir", str(tmp_path / "models"), "--output_dir", str(tmp_path / "runs"), "--epochs", "1", *tiny,
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-4000:]}"
+    run_two_ranks(multi_gpu_files(bundle), tmp_path, ["--dataset_dir", str(data), *tiny], SAVE_WEIGHTS.format(out=tmp_path))
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["checkpoint_epoch=1.pt", "model.pt"]
     w0, w1 = (torch.load(tmp_path / f"rank{r}.pt", map_location="cpu", weights_only=True) for r in (0, 1))
     assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)
