@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments import ComparisonRunner, MatrixError, expand_matrix, read_matrix_file  # noqa: E402
-from transforms.checks import DatasetError  # noqa: E402
+from data.errors import DatasetError  # noqa: E402
 
 
 def parse_set(items: list[str]) -> dict:

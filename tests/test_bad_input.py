@@ -2,7 +2,7 @@
 .mat, PNG pairs). Each bad data set must fail
 
 - through the reader path the bundles use (the bundle's data YAML: data list, then the load/check transforms of
-  every item), with a :class:`~transforms.DatasetError` whose message names the bad file, and
+  every item), with a :class:`~data.DatasetError` whose message names the bad file, and
 - in the integrity check (``transforms.integrity.check_dataset``), as an error about that file,
 
 and neither may change, add or delete a file of the data set (the folder is hashed before and after).
@@ -27,7 +27,7 @@ from monai.bundle import ConfigParser
 from monai.transforms import Compose
 from PIL import Image
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.integrity import check_dataset
 from transforms.synthetic_brats import generate_brats2020
 from transforms.synthetic_figshare import generate_figshare

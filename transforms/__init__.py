@@ -5,7 +5,8 @@ overlap-tile inference, and synthetic data in each real on-disk format."""
 from transforms.batch_augment import BatchTransformCollate, RandFlipShearBatchd, flip_shear_matrices
 from transforms.brats import BRATS_DEFAULT_MODALITIES, BRATS_LABELS, BRATS_SPLIT, KeepSlicesd, load_brats_datalist, split_brats
 from transforms.cache import VolumeCacheDataset
-from transforms.checks import CheckVolumed, DatasetError, ReportsLastFailure
+from data.errors import DatasetError
+from transforms.checks import CheckVolumed, ReportsLastFailure
 from transforms.dihedral import Dihedrald, RandDihedrald
 from transforms.elastic import RandGridElasticd
 from transforms.figshare import MatV73Reader, load_figshare_datalist, read_figshare_mat, split_figshare

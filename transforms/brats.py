@@ -25,7 +25,8 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import Crop, InvertibleTransform, MapTransform
 
-from transforms.checks import DatasetError, ReportsLastFailure, _source_of
+from data.errors import DatasetError
+from transforms.checks import ReportsLastFailure, _source_of
 from transforms.image_headers import ITK_SUFFIXES, NIFTI_SUFFIXES, image_suffix, read_image_shape
 from transforms.splits import split_by_group
 

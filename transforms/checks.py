@@ -13,11 +13,9 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 from monai.utils import ensure_tuple
 
+from data.errors import DatasetError
+
 __all__ = ["CheckVolumed", "DatasetError", "ReportsLastFailure"]
-
-
-class DatasetError(ValueError):
-    """A data set is malformed; the message names the offending file (``dataset.json`` or a volume)."""
 
 
 def _source_of(data: Mapping[Hashable, Any], key: Hashable) -> str:

@@ -28,7 +28,7 @@ import numpy as np
 from monai.data import ImageReader
 from monai.utils import ensure_tuple
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.splits import split_by_group
 
 __all__ = [

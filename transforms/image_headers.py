@@ -16,7 +16,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 
 __all__ = ["ITK_SUFFIXES", "NIFTI_SUFFIXES", "PIL_SUFFIXES", "image_suffix", "read_image_header", "read_image_shape"]
 

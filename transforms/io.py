@@ -11,7 +11,8 @@ import torch
 from monai.data import ImageReader, MetaTensor
 from monai.transforms import LoadImaged
 
-from transforms.checks import DatasetError, ReportsLastFailure
+from data.errors import DatasetError
+from transforms.checks import ReportsLastFailure
 from transforms.image_headers import ITK_SUFFIXES, NIFTI_SUFFIXES, image_suffix
 
 __all__ = ["AFFINE_TOLERANCE_MM", "READER_BY_SUFFIX", "LoadVolumed"]
@@ -118,14 +119,14 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
     passes the header checks of :func:`transforms.load_msd_datalist` and fails only here, when the volume is
     decoded. MONAI's readers then raise errors such as ``EOFError: Compressed file ended before the
     end-of-stream marker was reached`` that do not say which file. This transform raises
-    :class:`~transforms.DatasetError` starting with the file name instead (the reader's error is its
+    :class:`~data.DatasetError` starting with the file name instead (the reader's error is its
     ``__cause__``), and, like :class:`~transforms.CheckVolumed`, keeps the message in ``str()`` so that it shows
     in the ``RuntimeError("applying transform ...")`` of MONAI's ``Compose``. When one item lists several files
     (BraTS modalities stacked as channels), the error names the one that fails, and the loaded ``MetaTensor``
     keeps the list as ``meta["source_files"]`` so that :class:`~transforms.CheckVolumed` can name the file of a bad
     channel. Files of one item whose affines differ only by header rounding (at most ``AFFINE_TOLERANCE_MM``,
     where MONAI's readers accept no difference at all) are stacked on the first file's grid with a logged warning;
-    a larger difference is a :class:`~transforms.DatasetError` naming the file.
+    a larger difference is a :class:`~data.DatasetError` naming the file.
 
     One difference in behaviour: each file is read by one reader only. ``LoadImaged`` falls back to every other
     installed reader when the designated one fails, and ITK, for one, "reads" a ``.nii.gz`` truncated inside its

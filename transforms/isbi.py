@@ -25,7 +25,8 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from transforms.checks import DatasetError, ReportsLastFailure
+from data.errors import DatasetError
+from transforms.checks import ReportsLastFailure
 from transforms.image_headers import image_suffix, read_image_shape
 from transforms.io import LoadVolumed
 from transforms.splits import split_by_group

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.image_headers import image_suffix, read_image_header
 
 __all__ = [

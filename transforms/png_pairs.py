@@ -23,7 +23,8 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from transforms.checks import DatasetError, ReportsLastFailure, _source_of
+from data.errors import DatasetError
+from transforms.checks import ReportsLastFailure, _source_of
 from transforms.image_headers import image_suffix as _file_suffix
 from transforms.image_headers import read_image_shape
 from transforms.splits import split_by_group

@@ -45,7 +45,7 @@ from monai.transforms import apply_transform
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.msd_datalist import case_id_from_path
 
 __all__ = [

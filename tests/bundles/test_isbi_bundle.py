@@ -19,7 +19,7 @@ from monai.bundle import ConfigParser, verify_net_in_out
 
 from losses import WeightedBCELoss
 from networks import count_parameters
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.overlap_tile import OverlapTileInferer
 from transforms.synthetic_isbi import generate_isbi2012
 

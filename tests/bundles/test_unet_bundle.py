@@ -144,7 +144,7 @@ def test_bad_image_fails_before_training_naming_the_file(synthetic_msd_dir, tmp_
     )
     assert proc.returncode == 1, f"exit status {proc.returncode}\n{proc.stderr[-3000:]}"  # 134 would be an abort
     # our error, as printed in the chained traceback (its message may span lines: a list of files)
-    error = proc.stderr.partition("transforms.checks.DatasetError: ")[2].partition("\n\n")[0]
+    error = proc.stderr.partition("data.errors.DatasetError: ")[2].partition("\n\n")[0]
     assert str(bad) in error and message in error, proc.stderr[-3000:]
     assert "Epoch" not in proc.stdout + proc.stderr, "training started"
     assert not (tmp_path / "models").exists()

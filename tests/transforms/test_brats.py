@@ -25,7 +25,8 @@ from transforms.brats import (
     load_brats_datalist,
     split_brats,
 )
-from transforms.checks import CheckVolumed, DatasetError
+from data.errors import DatasetError
+from transforms.checks import CheckVolumed
 from transforms.io import LoadVolumed
 from transforms.synthetic_brats import generate_brats2020
 

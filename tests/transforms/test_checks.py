@@ -10,7 +10,8 @@ import torch
 from monai.data import DataLoader, Dataset, MetaTensor
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged
 
-from transforms.checks import CheckVolumed, DatasetError
+from data.errors import DatasetError
+from transforms.checks import CheckVolumed
 from transforms.synthetic_msd import msd_task01_affine
 
 SIZE = (9, 11, 5)

@@ -9,7 +9,8 @@ import pytest
 from monai.transforms import Compose, EnsureChannelFirstd, Resized, ScaleIntensityd
 from scipy.io import savemat
 
-from transforms.checks import CheckVolumed, DatasetError
+from data.errors import DatasetError
+from transforms.checks import CheckVolumed
 from transforms.figshare import (
     FIGSHARE_SPLIT,
     MatV73Reader,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from monai.transforms import Compose, LoadImaged
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.io import LoadVolumed
 from transforms.synthetic_msd import msd_task01_affine
 

@@ -14,7 +14,7 @@ import torch
 from monai.bundle import ConfigParser
 from monai.transforms import Compose
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.io import READER_BY_SUFFIX, LoadVolumed
 from transforms.msd_datalist import load_msd_datalist
 

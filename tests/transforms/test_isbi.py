@@ -9,7 +9,8 @@ import pytest
 import tifffile
 from monai.transforms import Compose, MapLabelValued, ScaleIntensityRanged
 
-from transforms.checks import CheckVolumed, DatasetError
+from data.errors import DatasetError
+from transforms.checks import CheckVolumed
 from transforms.isbi import ISBI_SPLIT, LoadTiffPaged, load_isbi_datalist, read_stack_info, split_isbi
 from transforms.synthetic_isbi import generate_isbi2012, write_tiff_stack
 

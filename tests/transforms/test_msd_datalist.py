@@ -11,7 +11,7 @@ import pytest
 from parameterized import parameterized
 
 from tests.conftest import SYNTHETIC_MSD
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.msd_datalist import case_id_from_path, load_msd_datalist, split_by_case
 from transforms.synthetic_msd import msd_task01_affine
 

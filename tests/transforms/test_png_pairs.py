@@ -11,7 +11,8 @@ import torch
 from monai.transforms import Compose, EnsureChannelFirstd, MapLabelValued, ScaleIntensityRanged
 from PIL import Image
 
-from transforms.checks import CheckVolumed, DatasetError
+from data.errors import DatasetError
+from transforms.checks import CheckVolumed
 from transforms.io import LoadVolumed
 from transforms.png_pairs import ToGrayscaled, load_png_pairs_datalist, split_png_pairs
 from transforms.synthetic_png_pairs import generate_png_pairs

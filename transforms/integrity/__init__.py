@@ -9,7 +9,7 @@ from transforms.integrity.figshare import check_figshare
 from transforms.integrity.isbi import check_isbi2012
 from transforms.integrity.msd import check_msd_task01
 from transforms.integrity.png_pairs import check_png_pairs
-from transforms.integrity.report import ERROR, WARNING, Finding, IntegrityReport
+from data.problems import ERROR, WARNING, Finding, IntegrityReport
 
 __all__ = [
     "DATASET_CHECKS", "ERROR", "WARNING", "DatasetIntegrityCheck", "Finding", "IntegrityReport", "check_brats2020",

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from transforms.brats import BRATS_LABELS, BRATS_MODALITIES, _segmentation_in, _volume_named
-from transforms.integrity.report import IntegrityReport
+from data.problems import IntegrityReport
 from transforms.io import AFFINE_TOLERANCE_MM
 from transforms.integrity.volumes import (
     DuplicateFinder,

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.figshare import _check_label, _number, decode_matlab_char, read_mat_field
-from transforms.integrity.report import IntegrityReport
+from data.problems import IntegrityReport
 from transforms.integrity.volumes import DuplicateFinder, check_finite, check_label_values
 
 __all__ = ["check_figshare"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from transforms.checks import DatasetError
-from transforms.integrity.report import IntegrityReport
+from data.errors import DatasetError
+from data.problems import IntegrityReport
 from transforms.integrity.volumes import DuplicateFinder, check_finite, check_label_values, read_volume
 from transforms.isbi import ISBI_LABELS, _is_tiff, read_stack_info
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from transforms.integrity.report import IntegrityReport
+from data.problems import IntegrityReport
 from transforms.integrity.volumes import (
     DuplicateFinder,
     check_finite,

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from transforms.integrity.report import IntegrityReport
-from transforms.checks import DatasetError
+from data.problems import IntegrityReport
+from data.errors import DatasetError
 from transforms.image_headers import read_image_shape
 from transforms.integrity.volumes import DuplicateFinder, Volume, check_finite, check_label_values, read_volume
 from transforms.png_pairs import PNG_PAIR_SUFFIXES, _scan

@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 
 from transforms.image_headers import NIFTI_SUFFIXES, image_suffix
-from transforms.integrity.report import IntegrityReport
+from data.problems import IntegrityReport
 
 __all__ = [
     "DuplicateFinder",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from monai.bundle import ConfigParser
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 from transforms.integrity import DatasetIntegrityCheck, IntegrityReport, check_dataset, exit_with_report
 from transforms.synthetic_brats import generate_brats2020
 from transforms.synthetic_figshare import generate_figshare

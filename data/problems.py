@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from transforms.checks import DatasetError
+from data.errors import DatasetError
 
 __all__ = ["ERROR", "WARNING", "Finding", "IntegrityReport"]
 
@@ -55,7 +55,7 @@ class IntegrityReport:
         self.findings.append(Finding("warning", str(path), message))
 
     def record(self, path: str | os.PathLike, err: DatasetError, severity: str = ERROR) -> None:
-        """Record a reader's :class:`~transforms.DatasetError` (``"<path>: <what>"``) about ``path`` as one finding."""
+        """Record a reader's :class:`~data.DatasetError` (``"<path>: <what>"``) about ``path`` as one finding."""
         path, message = str(path), str(err)
         if message.startswith(f"{path}: "):
             message = message[len(path) + 2 :]
@@ -93,7 +93,7 @@ class IntegrityReport:
         return "\n".join(lines + [self.summary()])
 
     def raise_if_errors(self) -> IntegrityReport:
-        """Raise :class:`~transforms.DatasetError` with :meth:`format` as the message if there is an error.
+        """Raise :class:`~data.DatasetError` with :meth:`format` as the message if there is an error.
 
         Returns:
             The report itself when there is none.
