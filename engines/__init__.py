@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .auto_precision import PrecisionChoice, choose_precision, device_capabilities
 from .case_table import CaseTableWriter
 from .checkpoint import AtomicCheckpointSaver, LatestCheckpointHandler, latest_checkpoint
 from .distributed import is_distributed, is_main_process
@@ -15,6 +16,7 @@ from .precision import (
     MixedPrecisionEvaluator,
     MixedPrecisionTrainer,
     resolve_amp_dtype,
+    resolve_auto,
     to_channels_last,
 )
 from .progress import ProgressBarHandler
@@ -33,11 +35,14 @@ __all__ = [
     "MultiClassOverlayHandler",
     "NonFiniteLossError",
     "OutputFolderError",
+    "PrecisionChoice",
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
     "StopOnNonFiniteLoss",
     "TimeLimitHandler",
     "check_outputs",
+    "choose_precision",
+    "device_capabilities",
     "is_distributed",
     "is_main_process",
     "is_out_of_memory",
@@ -46,5 +51,6 @@ __all__ = [
     "overlay_figure",
     "pick_slice",
     "resolve_amp_dtype",
+    "resolve_auto",
     "to_channels_last",
 ]

@@ -11,6 +11,7 @@ bfloat16 has float32's exponent range, so it needs no gradient scaling.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from monai.engines import SupervisedEvaluator, SupervisedTrainer
 from monai.inferers import Inferer
 
+from .auto_precision import choose_precision, is_auto
 from .checkpoint import _as_flag
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "MixedPrecisionEvaluator",
     "MixedPrecisionTrainer",
     "resolve_amp_dtype",
+    "resolve_auto",
     "to_channels_last",
 ]
 
@@ -74,11 +77,15 @@ def to_channels_last(network: torch.nn.Module, enabled: bool | str = True) -> to
 
     Args:
         network: the module (a DistributedDataParallel wrapper is handled through its ``module``).
-        enabled: False (or ``"false"``) returns ``network`` unchanged.
+        enabled: False (or ``"false"``) returns ``network`` unchanged; ``"auto"``: on where the weights' device is
+            fast in it (:func:`engines.auto_precision.choose_precision`).
     """
+    module = network.module if isinstance(network, torch.nn.parallel.DistributedDataParallel) else network
+    if is_auto(enabled):  # the device of the weights decides (engines.auto_precision)
+        device = next((p.device for p in module.parameters()), torch.device("cpu"))
+        enabled = choose_precision(device, "auto", "auto", "auto").channels_last
     if not _as_flag(enabled, "channels_last"):
         return network
-    module = network.module if isinstance(network, torch.nn.parallel.DistributedDataParallel) else network
     fmt = _memory_format(module)
     module.to(memory_format=fmt)
     if not getattr(module, _FLAG, False):
@@ -148,6 +155,24 @@ class AutocastInferer(Inferer):
         return _to_float32(out)
 
 
+_ANNOUNCED: set[str] = set()  # precision choices already logged in this process
+
+
+def resolve_auto(
+    device: str | torch.device, amp: bool | str, amp_dtype: str | torch.dtype, channels_last: bool | str
+) -> tuple[bool | str, str | torch.dtype, bool | str]:
+    """``amp`` / ``amp_dtype`` / ``channels_last`` with ``"auto"`` resolved from the device
+    (:func:`engines.auto_precision.choose_precision`); the choice and its reason are logged once per process."""
+    if not (is_auto(amp) or is_auto(channels_last)):
+        return amp, amp_dtype, channels_last
+    choice = choose_precision(device, amp, amp_dtype, channels_last)
+    message = choice.describe()
+    if message not in _ANNOUNCED:
+        _ANNOUNCED.add(message)
+        logging.getLogger("engines.precision").info(message)
+    return choice.amp, choice.amp_dtype or amp_dtype, choice.channels_last
+
+
 def _plan(device: str | torch.device, amp: bool | str, amp_dtype: str | torch.dtype, monai_dtypes: tuple) -> tuple:
     """(autocast dtype or None, whether MONAI's own CUDA path applies it, MONAI's amp_kwargs)."""
     dtype = resolve_amp_dtype(amp_dtype, device) if _as_flag(amp, "amp") else None
@@ -164,9 +189,11 @@ class MixedPrecisionTrainer(SupervisedTrainer):
       cast of the prediction; no gradient scaling (bfloat16 has float32's range).
 
     Args:
-        amp: mixed precision on or off; a bool or the strings ``"true"``/``"false"`` of the command line.
+        amp: mixed precision on or off; a bool or the strings ``"true"``/``"false"`` of the command line; ``"auto"``:
+            the fastest the device supports (:mod:`engines.auto_precision`), logged with its reason.
         amp_dtype: ``"auto"`` (float16 on CUDA, bfloat16 on CPU), ``"float16"`` (CUDA only) or ``"bfloat16"``.
-        channels_last: store weights and run convolutions in channels-last order (:func:`to_channels_last`).
+        channels_last: store weights and run convolutions in channels-last order (:func:`to_channels_last`);
+            ``"auto"``: where the device is fast in it (with ``amp: auto``'s rule).
         kwargs: the keyword arguments of ``SupervisedTrainer`` (device, max_epochs, train_data_loader, network,
             optimizer, loss_function, ...); ``amp_kwargs`` is derived from ``amp_dtype`` and not accepted.
     """
@@ -176,6 +203,7 @@ class MixedPrecisionTrainer(SupervisedTrainer):
     ) -> None:
         if "amp_kwargs" in kwargs:
             raise ValueError("MixedPrecisionTrainer sets amp_kwargs from amp_dtype; do not pass amp_kwargs.")
+        amp, amp_dtype, channels_last = resolve_auto(kwargs["device"], amp, amp_dtype, channels_last)
         dtype, monai_amp, amp_kwargs = _plan(kwargs["device"], amp, amp_dtype, monai_dtypes=(torch.float16,))
         super().__init__(amp=monai_amp, amp_kwargs=amp_kwargs, **kwargs)
         self.amp_dtype = dtype
@@ -192,9 +220,11 @@ class MixedPrecisionEvaluator(SupervisedEvaluator):
     :class:`AutocastInferer` (bfloat16). Predictions reach post-processing and metrics as float32 on CPU.
 
     Args:
-        amp: mixed precision on or off; a bool or the strings ``"true"``/``"false"`` of the command line.
+        amp: mixed precision on or off; a bool or the strings ``"true"``/``"false"`` of the command line; ``"auto"``:
+            the fastest the device supports (:mod:`engines.auto_precision`), logged with its reason.
         amp_dtype: ``"auto"`` (float16 on CUDA, bfloat16 on CPU), ``"float16"`` (CUDA only) or ``"bfloat16"``.
-        channels_last: store weights and run convolutions in channels-last order (:func:`to_channels_last`).
+        channels_last: store weights and run convolutions in channels-last order (:func:`to_channels_last`);
+            ``"auto"``: where the device is fast in it (with ``amp: auto``'s rule).
         kwargs: the keyword arguments of ``SupervisedEvaluator`` (device, val_data_loader, network, inferer, ...);
             ``amp_kwargs`` is derived from ``amp_dtype`` and not accepted.
     """
@@ -204,6 +234,7 @@ class MixedPrecisionEvaluator(SupervisedEvaluator):
     ) -> None:
         if "amp_kwargs" in kwargs:
             raise ValueError("MixedPrecisionEvaluator sets amp_kwargs from amp_dtype; do not pass amp_kwargs.")
+        amp, amp_dtype, channels_last = resolve_auto(kwargs["device"], amp, amp_dtype, channels_last)
         dtype, monai_amp, amp_kwargs = _plan(kwargs["device"], amp, amp_dtype, monai_dtypes=(torch.float16, torch.bfloat16))
         super().__init__(amp=monai_amp, amp_kwargs=amp_kwargs, **kwargs)
         self.amp_dtype = dtype
