@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
+import torch
 from ignite.engine import Engine, Events
 from monai.engines.utils import IterationEvents
 
@@ -88,11 +89,11 @@ class InferenceTimeHandler:
 
 
 class TimeLimitHandler:
-    """Trainer handler: stop training after the first epoch that ends later than ``limit_seconds`` after the start.
+    """Trainer handler: a wall-time budget (the bundles' top-level ``time_limit``, seconds; 0: none).
 
-    A wall-time budget for comparisons: the check runs when an epoch completes, after the handlers declared
-    before it (validation, checkpoints), so every epoch that ran is validated and saved, and at least one epoch
-    runs.
+    Checked after every iteration: once the budget is spent, the current epoch ends after that iteration
+    (``terminate_epoch``), so the epoch handlers declared before this one (validation, checkpoints) still run for
+    it, and then training stops. At least one iteration runs. ``epochs`` still caps the run.
 
     Args:
         limit_seconds: wall-time budget in seconds from the start of the run; 0 or less: no limit.
@@ -101,21 +102,38 @@ class TimeLimitHandler:
     def __init__(self, limit_seconds: float = 0.0) -> None:
         self.limit_seconds = float(limit_seconds)
         self._start = 0.0
+        self._spent = False
         self.logger = logging.getLogger(__name__)
 
     def attach(self, engine: Engine) -> None:
         """Register with a trainer ``engine``; declare it last among the epoch handlers."""
         engine.add_event_handler(Events.STARTED, self._started)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._iteration)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self)
 
     def _started(self, engine: Engine) -> None:
         self._start = time.perf_counter()
+        self._spent = False
+
+    def _iteration(self, engine: Engine) -> None:
+        if self.limit_seconds <= 0 or self._spent:
+            return
+        spent = self.limit_seconds <= time.perf_counter() - self._start
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # every rank must stop at the same iteration (else the others wait in the next all-reduce forever)
+            on_gpu = torch.distributed.get_backend() == "nccl"
+            flag = torch.tensor([float(spent)], device=torch.device("cuda") if on_gpu else None)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            spent = bool(flag.item())
+        if spent:
+            self._spent = True
+            engine.terminate_epoch()
 
     def __call__(self, engine: Engine) -> None:
         elapsed = time.perf_counter() - self._start
         if 0 < self.limit_seconds <= elapsed and engine.state.epoch < engine.state.max_epochs:
             self.logger.info(
-                f"time limit {self.limit_seconds:.0f} s reached after epoch {engine.state.epoch} "
-                f"({elapsed:.0f} s): stop"
+                f"time limit {self.limit_seconds:.0f} s reached in epoch {engine.state.epoch} "
+                f"(iteration {engine.state.iteration}, {elapsed:.0f} s): stop"
             )
             engine.terminate()

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from experiments.matrix import BUNDLE_LOSS, LOSSES_FILE, MatrixError, RunSpec
 from experiments.tensorboard import read_scalars
 
-__all__ = ["ComparisonRunner", "config_files", "data_override", "make_split", "time_limit_override"]
+__all__ = ["ComparisonRunner", "config_files", "data_override", "make_split"]
 
 TRAIN_DONE = "train.done"
 RESULT = "result.json"
@@ -127,17 +127,6 @@ def data_override(files: Sequence[str], root: str | os.PathLike = ".", **lists: 
     return _block_override(files, root, "data", {key: [dict(item) for item in items] for key, items in lists.items()})
 
 
-def time_limit_override(files: Sequence[str], root: str | os.PathLike, seconds: float) -> dict[str, Any]:
-    """The bundle's ``train`` block with ``engines.TimeLimitHandler(seconds)`` appended to its handlers (a copy of
-    the raw handler list: a macro cannot be extended)."""
-    _, block = _raw_block(files, root, "train")
-    handlers = block.get("handlers")
-    if isinstance(handlers, str) and handlers.startswith("%"):
-        raise MatrixError(f"{files}: train#handlers is a macro; a time limit needs the list itself.")
-    limit = {"_target_": "engines.TimeLimitHandler", "limit_seconds": float(seconds)}
-    return _block_override(files, root, "train", {"handlers": [*handlers, limit]})
-
-
 class ComparisonRunner:
     """Train and evaluate every run of a matrix with the same budget, split and test cases; write the table.
 
@@ -149,8 +138,8 @@ class ComparisonRunner:
         split_seed: seed of the split (fixed for all runs; a run's own ``seed`` does not move it).
         baseline: row label (``RunSpec.group``) or bundle of the time reference; default the first run's row.
         metric: main metric of the bar chart (a column of the results, e.g. ``test_dice``, ``test_iou``).
-        time_limit: wall-time budget of each training in seconds (0: none); training stops after the first epoch
-            that ends past it, so every run also gets at most its ``epochs``.
+        time_limit: wall-time budget of each training in seconds (0: none), the bundles' ``time_limit`` key: the
+            epoch in which it runs out ends after that iteration and is validated; a run also gets at most ``epochs``.
         pictures: after each run, draw its curves, cases, gallery and saliency (``experiments.pictures``).
         threads: intra-op threads of the bundle processes (``OMP_NUM_THREADS``); 0 leaves the default.
         root: repository root (the bundles resolve their shared YAML relative to it).
@@ -220,7 +209,7 @@ class ComparisonRunner:
             data = data_override(files, self.root, train_files=split["train"], val_files=split["val"])
             keys = {"output_dir": str(out / "train"), "ckpt_dir": str(out / "models"), "resume": resume}
             if self.time_limit > 0:
-                keys["train"] = time_limit_override(files, self.root, self.time_limit)
+                keys["time_limit"] = self.time_limit  # every bundle's top-level wall-time budget
         else:
             data = data_override(files, self.root, val_files=split["test"])
             keys = {"output_dir": str(out / "test_eval"), "ckpt_dir": str(out / "models")}

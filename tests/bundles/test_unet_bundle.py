@@ -160,3 +160,14 @@ def test_verify_net_in_out():
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "data shape of network is verified with no error" in proc.stdout + proc.stderr
+
+
+def test_time_limit_stops_within_an_iteration_and_validates_that_epoch(synthetic_msd_dir, tmp_path):
+    proc = run_bundle(
+        "train.yaml", "--dataset_dir", str(synthetic_msd_dir), *TINY, "--epochs", "50", "--time_limit", "0.001",
+        "--ckpt_dir", str(tmp_path / "models"), "--output_dir", str(tmp_path / "train"),
+    )  # fmt: skip
+    assert "time limit 0 s reached in epoch 1 (iteration 1" in proc.stdout + proc.stderr
+    state = torch.load(tmp_path / "models" / "checkpoint_epoch=1.pt", map_location="cpu", weights_only=True)
+    assert state["trainer"]["iteration"] == 1, "the budget ended epoch 1 after its first iteration"
+    assert (tmp_path / "models" / "model.pt").is_file(), "that epoch was validated (best checkpoint written)"

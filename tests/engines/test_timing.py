@@ -62,8 +62,8 @@ def test_inference_time_per_case_leaves_out_warm_up(clock):
         InferenceTimeHandler(warmup_iterations=-1)
 
 
-@pytest.mark.parametrize("limit, epochs", [(50.0, 3), (0.0, 5), (1.0, 1), (1000.0, 5)])
-def test_time_limit_stops_after_the_epoch_that_passes_it(clock, limit, epochs):
+@pytest.mark.parametrize("limit, epochs, iterations", [(50.0, 3, 5), (0.0, 5, 10), (1.0, 1, 1), (1000.0, 5, 10)])
+def test_time_limit_ends_the_epoch_within_one_iteration_and_validates_it(clock, limit, epochs, iterations):
     def step(engine, batch):
         clock.now += 10.0
 
@@ -73,4 +73,5 @@ def test_time_limit_stops_after_the_epoch_that_passes_it(clock, limit, epochs):
     TimeLimitHandler(limit).attach(engine)
     engine.run([0, 1], max_epochs=5)  # 20 s per epoch
     assert engine.state.epoch == epochs
+    assert engine.state.iteration == iterations  # 10 s per iteration: stopped at the first one past the limit
     assert validated == list(range(1, epochs + 1))  # every epoch that ran was validated

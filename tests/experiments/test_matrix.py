@@ -11,7 +11,7 @@ from PIL import Image
 
 from experiments import MatrixError, RunSpec, aggregate, expand_matrix, load_matrix, markdown_table, write_results
 from experiments.results import COLUMNS
-from experiments.runner import data_override, time_limit_override
+from experiments.runner import data_override
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,9 +75,6 @@ def test_overrides_keep_the_bundle_blocks_and_replace_only_the_given_keys():
     assert data["train_loader"] == "%bundles/common/configs/msd_task01_2d.yaml#data#train_loader"
     with pytest.raises(MatrixError, match=r"has no \['test_files'\]"):
         data_override(files, ROOT, test_files=[])
-    train = time_limit_override(files, ROOT, 30)
-    assert train["trainer"] == "%bundles/common/configs/train_2d.yaml#train#trainer"
-    assert train["handlers"][-1] == {"_target_": "engines.TimeLimitHandler", "limit_seconds": 30.0}
 
 
 def _result(bundle, loss, seed, iou, seconds):
