@@ -1,0 +1,245 @@
+"""One folder per training run, holding everything needed to repeat it and to use its model.
+
+``runs/<bundle>/<run name>/``::
+
+    configs/train.yaml        the training config with this run's overrides, merged and self-contained
+    configs/evaluate.yaml     evaluation of this run's best model (same network, data, plan)
+    configs/inference.yaml    inference with it
+    configs/metadata.json     the bundle's metadata
+    run.json                  the command, the overrides, package versions, git commit, data set, time
+    models/ train/ eval/ pred/   checkpoints, TensorBoard logs and pictures, evaluation CSVs, predictions
+
+A run folder is a bundle: ``python -m monai.bundle run --config_file runs/unet/act-prelu/configs/evaluate.yaml``
+needs no other override (run from the repository root, where our packages are importable), and the packaging and
+export scripts take ``--run_dir``. The run name comes from ``--run_name``, else from the overrides that differ from
+the bundle's defaults (``--act prelu --dropout 0.2`` -> ``act-prelu_dropout-0.2``), else ``default``; a new run
+never writes into another run's folder (``-2``, ``-3``, ... are appended), ``--resume true`` continues the newest
+folder of that name (or the one given with ``--run_dir``).
+
+The overrides are read from the command line that started the process (``python -m monai.bundle run ...``), the
+only place MONAI keeps them; a bundle run from Python without that command line gets its folder and run.json but
+no configs/ (a warning says so).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cli_invocation", "new_run_dir", "record_run", "run_name_from_overrides"]
+
+logger = logging.getLogger(__name__)
+# overrides that do not change what a run computes (paths, devices, flags of the run folder itself)
+NOT_IN_NAME = frozenset(
+    "dataset_dir device ckpt_dir output_dir run_dir runs_root run_name resume overwrite num_workers config_file "
+    "meta_file logging_file args_file infer_files max_cases".split()
+)
+RUN_FILE = "run.json"
+_PACKAGES = ("torch", "monai", "pytorch-ignite", "numpy", "nibabel", "itk", "pyyaml")
+_MAX_NAME = 80
+
+
+def cli_invocation(argv: Sequence[str] | None = None) -> tuple[list[str], dict[str, Any]] | None:
+    """The config files and overrides of a ``python -m monai.bundle run ...`` command line (``sys.argv``).
+
+    Values are parsed as MONAI's command line (Fire) parses them: ``"['a', 'b']"`` is a list, ``2`` an int.
+
+    Returns:
+        ``(config_files, overrides)``, or None when ``argv`` is not such a command line (no ``--config_file``).
+    """
+    from fire.parser import DefaultParseValue
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    pairs: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--") and len(arg) > 2:
+            key, eq, value = arg[2:].partition("=")
+            if not eq:
+                if i + 1 < len(args) and not args[i + 1].startswith("--"):
+                    value, i = args[i + 1], i + 1
+                else:
+                    value = "True"
+            pairs[key] = DefaultParseValue(value)
+        i += 1
+    files = pairs.pop("config_file", None)
+    if files is None:
+        return None
+    if isinstance(files, str):
+        files = [f for f in files.split(",") if f] if "," in files and not Path(files).is_file() else [files]
+    for key in ("meta_file", "logging_file", "args_file", "tracking"):
+        pairs.pop(key, None)
+    return [str(f) for f in files], pairs
+
+
+def _slug(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
+    text = re.sub(r"[^A-Za-z0-9.+]+", "-", text).strip("-")
+    return text[:24] or "x"
+
+
+def run_name_from_overrides(overrides: Mapping[str, Any]) -> str:
+    """``act-prelu_dropout-0.2`` from ``{"act": "prelu", "dropout": 0.2}`` (paths, devices and run-folder flags
+    left out; long names shortened with a hash); ``default`` when nothing is left."""
+    parts = [f"{_slug(k.replace('#', '.'))}-{_slug(v)}" for k, v in sorted(overrides.items()) if k not in NOT_IN_NAME]
+    name = "_".join(parts) or "default"
+    if len(name) > _MAX_NAME:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = f"{name[: _MAX_NAME - 9]}-{digest}"
+    return name
+
+
+def _bundle_name(bundle_root: str | os.PathLike) -> str:
+    return Path(str(bundle_root)).name or "bundle"
+
+
+def new_run_dir(
+    runs_root: str | os.PathLike,
+    bundle_root: str | os.PathLike,
+    run_name: str = "",
+    resume: bool | str = False,
+    unique: bool = True,
+) -> str:
+    """The folder of this run, ``<runs_root>/<bundle>/<name>`` (not created here: the run record creates it).
+
+    Args:
+        runs_root: folder of all runs (``runs``).
+        bundle_root: the bundle's folder; its name groups the runs.
+        run_name: the user's name for the run; empty: from the command line's overrides (see the module docstring).
+        resume: continue the newest existing folder of that name instead of starting a new one.
+        unique: append ``-2``, ``-3``, ... when the folder holds files already (False for multi-process launches,
+            whose ranks must agree on one folder: the output guard then refuses a used name).
+    """
+    resume = str(resume).strip().lower() in ("1", "true", "yes", "on")
+    if not run_name:
+        invocation = cli_invocation()
+        run_name = run_name_from_overrides(invocation[1]) if invocation else "default"
+    base = Path(runs_root) / _bundle_name(bundle_root) / _slug(run_name).replace("+", "-")
+    if not unique:
+        return str(base)
+    candidates = [base] + [base.with_name(f"{base.name}-{k}") for k in range(2, 1000)]
+    used = [c for c in candidates if c.is_dir() and any(c.iterdir())]
+    if resume:
+        return str(used[-1] if used else base)
+    return str(next(c for c in candidates if c not in used))
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+        return out.stdout.strip() + ("+local-changes" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _workflow_files(files: Sequence[str], workflow: str) -> list[str] | None:
+    """The config list of ``workflow`` from the training list: the training files, then the ``<workflow>.yaml``
+    override that sits beside the first ``train.yaml`` of the list (None if there is none)."""
+    for f in files:
+        if Path(f).name == "train.yaml":
+            override = Path(f).with_name(f"{workflow}.yaml")
+            return [*files, str(override)] if override.is_file() else None
+    return None
+
+
+def _absolute_paths(overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(overrides)
+    for key in ("dataset_dir",):
+        value = out.get(key)
+        if isinstance(value, str) and value and not value.startswith(("$", "@", "%")) and Path(value).exists():
+            out[key] = str(Path(value).resolve())
+    return out
+
+
+def record_run(
+    run_dir: str | os.PathLike,
+    workflows: Mapping[str, Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    root: str | os.PathLike | None = None,
+) -> Path:
+    """Write the run record into ``run_dir`` (created): ``run.json`` and, when the process was started by
+    ``python -m monai.bundle run``, ``configs/`` with one self-contained config per workflow.
+
+    Args:
+        run_dir: the run's folder.
+        workflows: per workflow (``train``, ``evaluate``, ``inference``), keys its config must set besides the
+            command line's overrides, e.g. ``{"evaluate": {"output_dir": "<run_dir>/eval"}}``. Every config gets
+            ``run_dir`` and ``ckpt_dir`` of this run.
+        extra: more facts for ``run.json`` (e.g. the data set's fingerprint hash).
+        root: repository root (macros and relative paths resolve against it); default: the working directory.
+
+    Returns:
+        The run folder.
+    """
+    from sharing.configs import flatten_config  # sharing imports engines only lazily; no cycle at import time
+
+    run_dir = Path(run_dir).resolve()
+    root = Path(root or os.getcwd()).resolve()
+    (run_dir / "configs").mkdir(parents=True, exist_ok=True)
+    invocation = cli_invocation()
+    record: dict[str, Any] = {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": [Path(sys.executable).name, "-m", "monai.bundle", *sys.argv[1:]],
+        "cwd": str(root),
+        "git_commit": _git_commit(root),
+        "versions": _versions(),
+        **dict(extra or {}),
+    }
+    if invocation is None:
+        logger.warning(f"{run_dir}: not started by `python -m monai.bundle run`; the run's configs are not recorded.")
+    else:
+        files, overrides = invocation
+        overrides = _absolute_paths(overrides)
+        record.update(config_files=files, overrides=overrides)
+        common = {"run_dir": str(run_dir), "ckpt_dir": str(run_dir / "models")}
+        for workflow, keys in (workflows or {"train": {}}).items():
+            lists = files if workflow == "train" else _workflow_files(files, workflow)
+            if lists is None:
+                continue
+            config = flatten_config(lists, {**overrides, **common, **dict(keys)}, root=root)
+            path = run_dir / "configs" / f"{workflow}.yaml"
+            _write_yaml(config, path, f"{workflow} of run {run_dir.name}: {' + '.join(lists)} with the run's overrides")
+        meta = next((Path(f).with_name("metadata.json") for f in files if Path(f).with_name("metadata.json").is_file()), None)
+        if meta is not None:
+            (run_dir / "configs" / "metadata.json").write_text(meta.read_text(encoding="utf-8"), encoding="utf-8")
+    tmp = run_dir / f".{RUN_FILE}.tmp"
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, run_dir / RUN_FILE)
+    return run_dir
+
+
+def _write_yaml(config: dict, path: Path, header: str) -> None:
+    import yaml
+
+    text = yaml.safe_dump(config, sort_keys=False, width=120, allow_unicode=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(f"# {header}\n# run: python -m monai.bundle run --config_file {path}\n{text}", encoding="utf-8")
+    os.replace(tmp, path)

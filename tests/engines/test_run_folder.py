@@ -1,0 +1,62 @@
+"""Run folders: the command line's overrides name the run, a new run never reuses a folder, the record holds
+self-contained configs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from engines.run_folder import cli_invocation, new_run_dir, record_run, run_name_from_overrides
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_cli_invocation_parses_like_monai():
+    argv = ["run", "--config_file", "['a/train.yaml','b/variant.yaml']", "--epochs", "2", "--act=prelu",
+            "--roi_size", "[32, 32]", "--plan#patch_size", "[16, 16]"]  # fmt: skip
+    files, overrides = cli_invocation(argv)
+    assert files == ["a/train.yaml", "b/variant.yaml"]
+    assert overrides == {"epochs": 2, "act": "prelu", "roi_size": [32, 32], "plan#patch_size": [16, 16]}
+    assert cli_invocation(["run", "--epochs", "2"]) is None
+    assert cli_invocation(["run", "--config_file", "x/train.yaml"])[0] == ["x/train.yaml"]
+
+
+def test_run_name_from_overrides():
+    assert run_name_from_overrides({"act": "prelu", "dropout": 0.2, "dataset_dir": "/d", "device": "cpu"}) == (
+        "act-prelu_dropout-0.2"
+    )
+    assert run_name_from_overrides({"dataset_dir": "/d"}) == "default"
+    assert run_name_from_overrides({"dropout": [0, 0.5]}) == "dropout-0-0.5"
+    long = run_name_from_overrides({f"key{i}": "v" * 30 for i in range(10)})
+    assert len(long) <= 80
+
+
+def test_new_run_dir_never_reuses_a_folder_and_resume_takes_the_newest(tmp_path):
+    first = Path(new_run_dir(tmp_path, "bundles/unet", run_name="abl"))
+    assert first == tmp_path / "unet" / "abl" and not first.exists(), "named, not created"
+    first.mkdir(parents=True)
+    assert Path(new_run_dir(tmp_path, "bundles/unet", run_name="abl")) == first, "an empty folder is free"
+    (first / "run.json").write_text("{}")
+    second = Path(new_run_dir(tmp_path, "bundles/unet", run_name="abl"))
+    assert second.name == "abl-2"
+    second.mkdir()
+    (second / "run.json").write_text("{}")
+    assert Path(new_run_dir(tmp_path, "bundles/unet", run_name="abl", resume="true")) == second
+    assert Path(new_run_dir(tmp_path, "bundles/unet", run_name="abl", unique=False)) == first
+
+
+def test_record_run_writes_self_contained_configs(tmp_path, monkeypatch):
+    argv = ["monai.bundle", "run", "--config_file", "bundles/unet/configs/train.yaml", "--features", "4",
+            "--target_params", "0", "--dataset_dir", str(tmp_path)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.chdir(ROOT)
+    run = record_run(tmp_path / "run", workflows={"train": {}}, extra={"note": "x"})
+    record = json.loads((run / "run.json").read_text())
+    assert record["overrides"]["features"] == 4 and record["note"] == "x" and record["versions"]["torch"]
+    config = yaml.safe_load((run / "configs" / "train.yaml").read_text())
+    assert config["features"] == 4 and config["ckpt_dir"] == str(run / "models") and config["run_dir"] == str(run)
+    assert not any(isinstance(v, str) and v.startswith("%") for v in config.values()), "macros resolved"
+    assert (run / "configs" / "metadata.json").is_file()
