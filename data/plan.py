@@ -44,6 +44,7 @@ __all__ = [
     "estimate_memory_gb",
     "make_plan",
     "network_depth",
+    "plan_dataset",
     "plan_patch_and_batch",
     "read_plan",
     "slice_axis_of",
@@ -329,3 +330,37 @@ def read_plan(path: str | os.PathLike) -> dict:
     if missing:
         raise ValueError(f"{p}: plan lacks {missing}; make the plan again (data.plan.make_plan) or add them.")
     return plan
+
+
+def plan_dataset(
+    dataset_dir: str | os.PathLike,
+    data_format: str = "auto",
+    spatial_dims: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    memory_budget_gb: float | None = None,
+    gpu_memory_gb: float | None = None,
+    progress: bool = True,
+) -> tuple[Any, dict, dict]:
+    """Open a data set folder, fingerprint it (cached) and plan it: the one call of a workflow.
+
+    Args:
+        dataset_dir: the data set folder.
+        data_format: a registered format name, or ``"auto"`` to detect it.
+        spatial_dims, overrides, memory_budget_gb, gpu_memory_gb: as :func:`make_plan`.
+        cache_dir: fingerprint cache folder (default: ``<repo>/cache/fingerprints``).
+        progress: show the fingerprint's progress bar.
+
+    Returns:
+        (the :class:`~formats.DatasetSpec`, the fingerprint, the plan).
+
+    Raises:
+        DatasetError: the folder is not a usable data set (every problem of its discovery listed).
+    """
+    from data.fingerprint import fingerprint_dataset
+    from formats import FORMATS
+
+    spec = FORMATS.open(dataset_dir, data_format)
+    fingerprint = fingerprint_dataset(spec, cache_dir=cache_dir, progress=progress)
+    plan = make_plan(fingerprint, spatial_dims, overrides, memory_budget_gb, gpu_memory_gb)
+    return spec, fingerprint, plan

@@ -107,3 +107,17 @@ def test_unreadable_case_is_a_problem_not_a_crash(regions, tmp_path):
     broken.write_bytes(b"garbage")
     fp = fingerprint_dataset(spec, cache_dir=tmp_path / "c", progress=False)
     assert fp["num_cases"] == 2 and any(str(broken) in p and "cannot be decoded" in p for p in fp["problems"])
+
+
+def test_plan_dataset_on_the_twins(tmp_path):
+    from data.plan import plan_dataset
+
+    mri = generate_nnunet_v2(tmp_path / "raw", kind="mri", num_training=4, num_test=0)
+    spec, fp, plan = plan_dataset(mri, cache_dir=tmp_path / "cache", progress=False)
+    assert spec.name == "SynthMRI" and fp["num_cases"] == 4
+    assert plan["target_spacing"] == pytest.approx([0.9, 0.9, 3.0]) and plan["slice_axis"] == 2
+    assert plan["normalization"] == [{"scheme": "zscore", "use_nonzero_mask": True}] and plan["warnings"] == []
+    ct = generate_nnunet_v2(tmp_path / "raw", kind="ct", num_training=4, num_test=0)
+    _, fp, plan = plan_dataset(ct, spatial_dims=3, cache_dir=tmp_path / "cache", progress=False)
+    assert plan["normalization"][0]["scheme"] == "ct" and len(plan["patch_size"]) == 3
+    assert plan["normalization"][0]["clip"] == [fp["intensity"][0]["percentile_00_5"], fp["intensity"][0]["percentile_99_5"]]
