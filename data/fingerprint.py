@@ -4,8 +4,8 @@ cached as JSON until the data change.
 Per case: shape, spacing, orientation, the non-zero bounding box and the shape cropped to it, the voxel count of
 each label value, and up to ``num_samples`` random foreground voxels per channel (nnU-Net: 10,000 with a fixed
 seed). Per data set: per-channel foreground intensity statistics (mean, std, min, max, median, 0.5 / 99.5
-percentiles), total class voxel counts, and the problems found (cases that cannot be read; with ``check=True``
-the format's per-case integrity check too).
+percentiles), total class voxel counts, and the problems found (``{"severity", "path", "message"}``: cases that
+cannot be read; with ``check=True`` the format's per-case integrity check too).
 
 The cache lives in a cache folder (default ``<repo>/cache/fingerprints/``), never in the data set folder, under a
 key hashed from the data set's files (relative paths, sizes, modification times), the fingerprint version and the
@@ -230,7 +230,10 @@ def compute_fingerprint(
             cause = _dataset_error(exc)
             if cause is None:
                 raise
-            report.record(_case_files(case)[0], cause)
+            files = _case_files(case)
+            path = next((f for f in files if str(cause).startswith(f"{f}: ")), files[0])
+            if not any(f.path == path for f in report.errors):  # the check may have named it already
+                report.record(path, cause)
             continue
         entry, case_samples = fingerprint_case(
             data["image"], data["label"], spec.spatial_dims, np.random.default_rng([seed, i]), num_samples
@@ -267,7 +270,7 @@ def compute_fingerprint(
         "cases": sorted(cases, key=lambda c: c["case_id"]),
         "intensity": intensity,
         "class_voxels": dict(sorted(class_voxels.items(), key=lambda kv: int(kv[0]))),
-        "problems": [str(f) for f in report.errors + report.warnings],
+        "problems": [{"severity": f.severity, "path": f.path, "message": f.message} for f in report],
     }
 
 

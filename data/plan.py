@@ -340,6 +340,7 @@ def plan_dataset(
     cache_dir: str | os.PathLike | None = None,
     memory_budget_gb: float | None = None,
     gpu_memory_gb: float | None = None,
+    check: bool = True,
     progress: bool = True,
 ) -> tuple[Any, dict, dict]:
     """Open a data set folder, fingerprint it (cached) and plan it: the one call of a workflow.
@@ -349,18 +350,29 @@ def plan_dataset(
         data_format: a registered format name, or ``"auto"`` to detect it.
         spatial_dims, overrides, memory_budget_gb, gpu_memory_gb: as :func:`make_plan`.
         cache_dir: fingerprint cache folder (default: ``<repo>/cache/fingerprints``).
+        check: run the format's per-case integrity check during the fingerprint pass (its warnings go to the
+            plan's ``warnings``).
         progress: show the fingerprint's progress bar.
 
     Returns:
         (the :class:`~formats.DatasetSpec`, the fingerprint, the plan).
 
     Raises:
-        DatasetError: the folder is not a usable data set (every problem of its discovery listed).
+        DatasetError: the folder is not a usable data set: every problem of its discovery, or of its cases (a file
+            that cannot be decoded, channels on different grids, undeclared label values), listed with its file.
     """
+    from data.errors import DatasetError
     from data.fingerprint import fingerprint_dataset
     from formats import FORMATS
 
     spec = FORMATS.open(dataset_dir, data_format)
-    fingerprint = fingerprint_dataset(spec, cache_dir=cache_dir, progress=progress)
+    fingerprint = fingerprint_dataset(spec, cache_dir=cache_dir, check=check, progress=progress)
+    errors = [p for p in fingerprint["problems"] if p["severity"] == "error"]
+    if errors:
+        lines = [f"ERROR   {p['path']}: {p['message']}" for p in errors]
+        raise DatasetError("\n".join(lines + [f"{len(errors)} problem(s) in {spec.root}; fix them and run again."]))
     plan = make_plan(fingerprint, spatial_dims, overrides, memory_budget_gb, gpu_memory_gb)
+    plan["warnings"] = list(plan["warnings"]) + [
+        f"{p['path']}: {p['message']}" for p in fingerprint["problems"] if p["severity"] != "error"
+    ]
     return spec, fingerprint, plan

@@ -84,6 +84,11 @@ def parse_labels(meta: dict, path: Path, report: IntegrityReport) -> tuple[dict,
             report.error(path, f"label {name!r}: {value!r} is not a non-negative integer or a list of them")
             return None
         clean[str(name)] = [int(v) for v in value] if isinstance(value, (list, tuple)) else int(value)
+    if "ignore" in clean:
+        report.warning(
+            path, 'label "ignore" is trained as an ordinary class here (nnU-Net leaves it out of the loss); '
+            "remove it from dataset.json and the label files if those voxels must not be learned"
+        )
     region_based = any(isinstance(v, list) for v in clean.values())
     values = sorted({v for x in clean.values() for v in (x if isinstance(x, list) else [x])})
     if 0 not in values:

@@ -106,7 +106,24 @@ def test_unreadable_case_is_a_problem_not_a_crash(regions, tmp_path):
     broken = Path(spec.training[0]["image"][2])
     broken.write_bytes(b"garbage")
     fp = fingerprint_dataset(spec, cache_dir=tmp_path / "c", progress=False)
-    assert fp["num_cases"] == 2 and any(str(broken) in p and "cannot be decoded" in p for p in fp["problems"])
+    assert fp["num_cases"] == 2
+    assert [p["path"] for p in fp["problems"]] == [str(broken)] and "cannot be decoded" in fp["problems"][0]["message"]
+    from data.plan import plan_dataset
+
+    with pytest.raises(DatasetError, match="(?s)synthregions_000_0002.nii.gz: cannot be decoded.*fix them") as err:
+        plan_dataset(regions, cache_dir=tmp_path / "c2", progress=False)  # with the check: named once
+    assert str(err.value).count("cannot be decoded") == 1
+
+
+def test_plan_dataset_passes_check_warnings_to_the_plan(regions, tmp_path):
+    from data.plan import plan_dataset
+
+    g = regions / "imagesTr" / "synthregions_001_0002.nii.gz"
+    aff = np.eye(4)
+    aff[:3, 3] = 5.0
+    nib.save(nib.Nifti1Image(np.asarray(nib.load(str(g)).dataobj), aff), str(g))
+    _, fp, plan = plan_dataset(regions, cache_dir=tmp_path / "c", progress=False)
+    assert any(str(g) in w and "origin or direction" in w for w in plan["warnings"])
 
 
 def test_plan_dataset_on_the_twins(tmp_path):
