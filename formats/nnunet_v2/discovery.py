@@ -155,10 +155,9 @@ def _dims(path: str, report: IntegrityReport) -> int | None:
     except Exception as exc:  # DatasetError naming the file
         report.record(path, exc)
         return None
-    shape = tuple(s for s in shape)
-    while len(shape) > 2 and shape[-1] == 1:  # a 3D file of one slice is 2D data, as in nnU-Net
-        shape = shape[:-1]
-    return len(shape) if not path.lower().endswith(FILE_ENDINGS_2D) else 2
+    if path.lower().endswith(FILE_ENDINGS_2D):
+        return 2
+    return 3 if len(shape) == 4 and shape[-1] == 1 else len(shape)  # as the reader gives it
 
 
 def discover_nnunet_v2(root: Path, report: IntegrityReport) -> DatasetSpec | None:
