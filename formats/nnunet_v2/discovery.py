@@ -61,7 +61,8 @@ def _channel_names(meta: dict, path: Path, report: IntegrityReport) -> list[str]
         report.error(path, f"channel_names keys must be channel numbers 0, 1, ...; found {list(names)}")
         return None
     if [i for i, _ in order] != list(range(len(order))):
-        report.error(path, f"channel_names keys must be 0..{len(order) - 1} without gaps; found {[i for i, _ in order]}")
+        found = [i for i, _ in order]
+        report.error(path, f"channel_names keys must be 0..{len(order) - 1} without gaps; found {found}")
         return None
     return [n for _, n in order]
 
@@ -127,7 +128,7 @@ def _scan_images(folder: Path, ending: str, num_channels: int, report: Integrity
         if not f.name.endswith(ending):
             known = [e for e in FILE_ENDINGS_3D + FILE_ENDINGS_2D if f.name.lower().endswith(e)]
             hint = f"a {known[0]} file" if known else "an unknown file ending"
-            report.error(f, f"{hint} in a data set whose dataset.json says file_ending {ending!r}; remove or convert it")
+            report.error(f, f"{hint} in a data set whose dataset.json says file_ending {ending!r}; remove/convert it")
             continue
         m = _CHANNEL_FILE.match(f.name[: -len(ending)])
         if m is None:
@@ -182,7 +183,8 @@ def discover_nnunet_v2(root: Path, report: IntegrityReport) -> DatasetSpec | Non
     parsed = parse_labels(meta, js, report)
     ending = meta["file_ending"]
     if not isinstance(ending, str) or ending.lower() not in FILE_ENDINGS_3D + FILE_ENDINGS_2D:
-        report.error(js, f"file_ending {ending!r} is not supported; use one of {list(FILE_ENDINGS_3D + FILE_ENDINGS_2D)}")
+        valid = list(FILE_ENDINGS_3D + FILE_ENDINGS_2D)
+        report.error(js, f"file_ending {ending!r} is not supported; use one of {valid}")
         return None
     if channel_names is None or parsed is None:
         return None
@@ -216,7 +218,9 @@ def discover_nnunet_v2(root: Path, report: IntegrityReport) -> DatasetSpec | Non
         )
     num_training = meta.get("numTraining")
     if num_training != len(label_files):
-        report.error(js, f"numTraining is {num_training!r} but labelsTr holds {len(label_files)} case(s); fix numTraining")
+        report.error(
+            js, f"numTraining is {num_training!r} but labelsTr holds {len(label_files)} case(s); fix numTraining"
+        )
 
     test: list[dict] = []
     if (root / "imagesTs").is_dir():
