@@ -27,15 +27,18 @@ class NnUNetV2Format(DataFormat):
     description = "nnU-Net v2 raw: DatasetXXX_Name/{imagesTr,labelsTr,imagesTs}/{case}_{XXXX}.ext + dataset.json"
 
     def detect(self, root: Path) -> bool:
-        """dataset.json with nnU-Net v2's ``channel_names`` and ``file_ending``, and an ``imagesTr`` folder."""
+        """dataset.json with nnU-Net v2's ``channel_names`` and ``file_ending``, and an ``imagesTr`` folder (or
+        dataset.json's own ``dataset`` file list)."""
         js = Path(root) / "dataset.json"
-        if not js.is_file() or not (Path(root) / "imagesTr").is_dir():
+        if not js.is_file():
             return False
         try:
             meta = json.loads(js.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return False
-        return isinstance(meta, dict) and "file_ending" in meta and "channel_names" in meta
+        if not isinstance(meta, dict) or "file_ending" not in meta or "channel_names" not in meta:
+            return False
+        return (Path(root) / "imagesTr").is_dir() or isinstance(meta.get("dataset"), dict)
 
     def discover(self, root: Path, report: IntegrityReport) -> DatasetSpec | None:
         return discover_nnunet_v2(Path(root), report)
