@@ -14,9 +14,10 @@ from data.problems import IntegrityReport
 from formats.nnunet_v2.checks import check_nnunet_v2_case
 from formats.nnunet_v2.discovery import discover_nnunet_v2
 from formats.nnunet_v2.readers import LoadNnUNetCased, read_channel_file
+from formats.nnunet_v2.writers import write_label_like
 from formats.registry import FORMATS, DataFormat, DatasetSpec
 
-__all__ = ["LoadNnUNetCased", "NnUNetV2Format", "read_channel_file"]
+__all__ = ["LoadNnUNetCased", "NnUNetV2Format", "read_channel_file", "write_label_like"]
 
 
 @FORMATS.register
