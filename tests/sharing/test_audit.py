@@ -9,20 +9,20 @@ from sharing.configs import ROOT, bundle_config_files, flatten_config
 
 HOSTILE = [
     ({"x": "$__import__('os').system('touch pwned')"}, "x", "dunder name '__import__'"),
-    ({"x": {"_target_": "subprocess.run", "args": ["ls"]}}, "x#_target_", "'subprocess.run' is outside the allowlist"),
-    ({"imports": ["$import subprocess"]}, "imports#0", "imports 'subprocess', outside the allowlist"),
-    ({"imports": ["$from os import system"]}, "imports#0", "imports 'os.system', outside the allowlist"),
-    ({"imports": ["$import os"], "x": "$os.system('ls')"}, "x", "'os.system' is outside the allowlist"),
-    ({"x": "$open('/etc/passwd').read()"}, "x", "name 'open' is outside the allowlist"),
-    ({"x": "$getattr(torch, 'hub')"}, "x", "name 'getattr' is outside the allowlist"),
+    ({"x": {"_target_": "subprocess.run", "args": ["ls"]}}, "x#_target_", "module 'subprocess' is not trusted"),
+    ({"imports": ["$import subprocess"]}, "imports#0", "module 'subprocess' is not trusted"),
+    ({"imports": ["$from os import system"]}, "imports#0", "'os.system' is not on the allowlist"),
+    ({"imports": ["$import os"], "x": "$os.system('ls')"}, "x", "'os.system' is not on the allowlist"),
+    ({"x": "$open('/etc/passwd').read()"}, "x", "name 'open' is not on the allowlist"),
+    ({"x": "$getattr(torch, 'hub')"}, "x", "name 'getattr' is not on the allowlist"),
     ({"x": "$().__class__.__base__.__subclasses__()"}, "x", "dunder attribute '__subclasses__'"),
-    ({"x": "$torch.hub.load('owner/repo', 'model')"}, "x", "'torch.hub.load' downloads and runs code"),
+    ({"x": "$torch.hub.load('owner/repo', 'model')"}, "x", "'torch.hub.load' is not on the allowlist"),
     ({"x": "$torch.load(@ckpt)"}, "x", "torch.load without weights_only=True"),
-    ({"x": "$torch.load(@ckpt, weights_only=False)"}, "x", "torch.load without weights_only=True"),
-    ({"x": "$numpy.load(@f, allow_pickle=True)"}, "x", "numpy.load with allow_pickle"),
-    ({"x": "$monai.utils.optional_import('os')[0].system('ls')"}, "x", "imports any module by name"),
+    ({"x": "$torch.load(@ckpt, weights_only=False)"}, "x", "weights_only must be the literal True"),
+    ({"x": "$numpy.load(@f, allow_pickle=True)"}, "x", "allow_pickle must be the literal False"),
+    ({"x": "$monai.utils.optional_import('os')[0].system('ls')"}, "x", "'monai.utils.optional_import' is not on the allowlist"),
     ({"x": {"_target_": "eval", "source": "1"}}, "x#_target_", "not a MONAI component"),
-    ({"x": {"_target_": "torch.hub.load"}}, "x#_target_", "downloads and runs code"),
+    ({"x": {"_target_": "torch.hub.load"}}, "x#_target_", "'torch.hub.load' is not on the allowlist"),
     ({"x": "%/etc/other.yaml#key"}, "x", "loads another file"),
 ]
 
@@ -55,7 +55,7 @@ def test_allowed_entries_pass(expression):
 def test_bare_monai_targets_and_our_packages_pass():
     config = {"a": {"_target_": "DiceLoss"}, "b": {"_target_": "engines.SegmentationOverlayHandler"}, "c": "@a"}
     entries = audit_config(config)
-    assert [e.kind for e in entries] == ["target", "target"] and all(e.allowed for e in entries)
+    assert [e.kind for e in entries] == ["target", "target", "reference"] and all(e.allowed for e in entries)
 
 
 BUNDLES = sorted(p.parents[1].name for p in ROOT.glob("bundles/*/configs/metadata.json"))
