@@ -4,6 +4,8 @@ Archive layout (the model zoo's, so MONAI's usual one-file commands work from th
 
     <name>/configs/{train,evaluate,inference}.yaml   merged and macro-free (sharing.configs), bundle_root "."
     <name>/configs/metadata.json                     the bundle's metadata + "sha256": {path: hex} of every other file
+                                                 + "code": {"packages": [...], "sha256": {...}} (sharing.manifest)
+<name>/configs/signature.json                    added by sharing.signing.sign_bundle (scripts/sign_bundle.py)
     <name>/configs/logging.conf                      when the bundle (or its base) has one
     <name>/models/model.pt                           the best weights (state dict, checked to load strictly)
     <name>/networks/ transforms/ ...                 the code packages the configs import, with what they import
@@ -29,6 +31,7 @@ import yaml
 from sharing.audit import OUR_PACKAGES, audit_config
 from sharing.configs import ROOT, WORKFLOWS, bundle_config_files, flatten_config
 from sharing.hashing import HASH_KEY, UNHASHED, bundle_files, hash_files
+from sharing.manifest import CODE_KEY, code_manifest
 
 __all__ = ["package_bundle", "code_packages"]
 
@@ -164,7 +167,8 @@ def package_bundle(
                 shutil.copy2(source / "configs" / "logging.conf", stage / "configs" / "logging.conf")
         (stage / "models").mkdir()
         shutil.copy2(weights, stage / "models" / "model.pt")
-        for package in code_packages(list(configs.values()), root=root):
+        packages = code_packages(list(configs.values()), root=root)
+        for package in packages:
             shutil.copytree(root / package, stage / package, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]"))
         if (bundle_dir / "docs").is_dir():
             shutil.copytree(bundle_dir / "docs", stage / "docs")
@@ -179,6 +183,7 @@ def package_bundle(
 
         metadata = json.loads(meta_file.read_text(encoding="utf-8"))
         metadata[HASH_KEY] = hash_files(stage, [f for f in bundle_files(stage) if f not in UNHASHED])
+        metadata[CODE_KEY] = code_manifest(stage, packages)
         (stage / "configs" / "metadata.json").write_text(json.dumps(metadata, indent=4) + "\n", encoding="utf-8")
 
         out_dir = Path(out_dir)

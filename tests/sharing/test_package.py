@@ -113,7 +113,8 @@ def test_clean_archive_verifies(archive, tmp_path, capsys):
     assert cli.main([str(archive), "--extract-to", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "OK   hashes:" in out and "OK   metadata:" in out
-    assert f"networks imported from {tmp_path / 'unet' / 'networks' / '__init__.py'}" in out
+    assert f"networks imported from {ROOT / 'networks' / '__init__.py'}" in out, "the receiver's copy, not the bundle's"
+    assert "OK   code: " in out and "identical to this repository's copy" in out
     assert out.rstrip().endswith("PASSED")
 
 
@@ -179,11 +180,11 @@ def test_hostile_config_is_listed_and_refused_without_trust(unpacked, capsys):
         sys.path.remove(str(ROOT / "scripts"))
     assert cli.main([str(unpacked)]) == 2
     err = capsys.readouterr().err
-    assert "REFUSED: 2 config entries outside the allowlist" in err
+    assert "REFUSED: 2 entries outside the allowlist" in err
     assert "configs/inference.yaml: cleanup#_target_ (target): 'subprocess.run'" in err
     assert "network_def#_requires_ (expression)" in err and "dunder name '__import__'" in err
     assert cli.main([str(unpacked), "--trust", "--no-net-check"]) == 0
-    assert "TRUSTED by --trust: 2 config entries" in capsys.readouterr().err
+    assert "TRUSTED by --trust: 2 entries" in capsys.readouterr().err
 
 
 def test_executable_logging_conf_is_refused(unpacked):
