@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "OUR_PACKAGES", "TRUSTED_ROOTS", "SAFE_BUILTINS", "Entry", "audit_config", "allowed_object",
+    "OUR_PACKAGES", "TRUSTED_ROOTS", "SAFE_BUILTINS", "RUNTIME_DENIED", "Entry", "audit_config", "allowed_object",
     "expression_roots",
 ]  # fmt: skip
 
@@ -89,6 +89,12 @@ EXPLICIT = (
     "os.path.join", "os.path.basename", "os.path.dirname", "os.path.splitext", "os.path.exists", "os.path.isfile",
     "os.path.isdir", "os.path.normpath", "os.path.abspath", "os.path.relpath",
 )  # fmt: skip
+# attribute names refused on runtime values (defence in depth: those values are not resolved, see docs/sharing.md)
+RUNTIME_DENIED = frozenset(
+    "mro modules os sys system popen spawnv subprocess pickle builtins globals exec eval load loads locate "
+    "optional_import instantiate import_module f_globals f_locals f_back f_builtins f_code gi_frame gi_code "
+    "cr_frame ag_frame tb_frame tb_next co_code".split()
+)
 _MODES = ("default", "callable", "partial")
 # MONAI replaces `@id` (ids use `#` or `::` between levels) by a lookup of the referenced value
 _REFERENCE = re.compile(r"@\w*(?:(?:#|::)\w*)*")
@@ -218,8 +224,9 @@ def allowed_object(obj: Any, owner: Any = None, name: str | None = None) -> bool
         return True
     if module == "math" and callable(obj):
         return True
-    # a public method of an allowed class (classmethod, staticmethod, enum member)
-    return inspect.isclass(owner) and name is not None and allowed_object(owner)
+    # a public method of an allowed class (classmethod, staticmethod, enum member) defined in a trusted library
+    defined_in = (getattr(obj, "__module__", None) or "").split(".")[0]
+    return inspect.isclass(owner) and name is not None and defined_in in TRUSTED_ROOTS and allowed_object(owner)
 
 
 def _is_data(obj: Any) -> bool:
@@ -237,6 +244,8 @@ def _attribute(owner: Any, attr: str) -> Any:
     """The abstract value of ``owner.attr``; raises _Refused naming the object."""
     _check_attr_name(attr)
     if not isinstance(owner, _Obj):
+        if attr in RUNTIME_DENIED:
+            raise _Refused(f"attribute {attr!r} of a runtime value (reaches modules, frames or loaders)")
         return UNKNOWN  # a public attribute of a runtime value
     path = f"{owner.path}.{attr}"
     base = owner.obj
@@ -552,7 +561,9 @@ class _Audit:
         if not isinstance(tree, ast.Expression):
             return UNKNOWN, ["not an expression (MONAI evaluates `$` strings with eval)"]
         ev = _Evaluator(self, refs)
-        value = ev.value(tree.body)
+        value = ev.value(tree.body, base=True)  # the value itself is kept: a reference to it is followed
+        if isinstance(value, _Obj) and isinstance(value.obj, types.ModuleType):
+            ev.refuse(f"the module {value.path!r} is used as a value (only its attributes may be used)")
         return value, ev.problems
 
     def imports(self, code: str) -> tuple[list[str], dict[str, _Obj]]:
