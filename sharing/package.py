@@ -12,7 +12,9 @@ Archive layout (the model zoo's, so MONAI's usual one-file commands work from th
     <name>/docs/, LICENSE, requirements.txt          model card, licence, the pinned requirements
 
 ``python -m monai.bundle run`` from ``<name>/`` imports ``networks`` etc. from the folder (``python -m`` puts the
-working directory first on ``sys.path``; MONAI's ``run`` adds the bundle root too).
+working directory first on ``sys.path``; MONAI's ``run`` adds the bundle root too). A receiver runs it through
+``scripts/run_received_bundle.py`` instead, which verifies it (sharing/verify.py) and imports the receiver's own
+copy of the code.
 """
 
 from __future__ import annotations
@@ -86,9 +88,9 @@ def _usage(name: str, lists: dict[str, list[Path]], overrides: Mapping[str, Any]
         "python -m monai.bundle ckpt_export network_def --filepath models/model.ts --ckpt_file models/model.pt "
         "--meta_file configs/metadata.json --config_file configs/inference.yaml\n"
         "```\n\n"
-        "`configs/metadata.json` records the sha256 of every other file under `sha256`. Check a received archive\n"
-        "with the U-Net family repository's verifier before running it: "
-        "`python scripts/verify_bundle.py <archive>.zip --extract-to <folder>`.\n\n---\n\n"
+        "`configs/metadata.json` records the sha256 of every other file under `sha256`. Run a received archive\n"
+        "through the U-Net family repository, which verifies it first (and refuses to run it otherwise): "
+        "`python scripts/run_received_bundle.py <archive>.zip --extract-to <folder> -- --dataset_dir ...`.\n\n---\n\n"
     )
 
 
