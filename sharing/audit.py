@@ -250,6 +250,8 @@ def _attribute(owner: Any, attr: str) -> Any:
     path = f"{owner.path}.{attr}"
     base = owner.obj
     if isinstance(base, types.ModuleType):
+        if base is os and attr != "path":
+            raise _Refused(f"{path!r}: only os.path may be used from os")
         if not hasattr(base, attr):
             value = _import(f"{base.__name__}.{attr}")  # a submodule not imported yet (pydoc.locate does the same)
         else:

@@ -137,7 +137,7 @@ CONFIG_CASES = [
     # import aliases
     ("import os as o", lambda b, m: _edit_config(
         b, lambda c: (c.__setitem__("imports", ["$import os as o"]), _first(f"$o.system('{_touch(m)}')")(c))),
-     "configs/inference.yaml", "initialize#0", "'os.system' is not on the allowlist"),
+     "configs/inference.yaml", "initialize#0", "'os.system': only os.path may be used from os"),
     ("from torch import os", lambda b, m: _edit_config(
         b, lambda c: (c.__setitem__("imports", ["$from torch import os"]), _first(f"$os.system('{_touch(m)}')")(c))),
      "configs/inference.yaml", "imports#0", "'torch.os' is the module 'os' reached through 'torch'"),
