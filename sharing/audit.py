@@ -83,7 +83,7 @@ EXPLICIT = (
     "torch.device", "torch.cuda.is_available", "torch.cuda.device_count", "torch.cat", "torch.stack",
     "torch.sigmoid", "torch.softmax", "torch.argmax", "torch.where", "torch.tensor", "torch.as_tensor",
     "torch.zeros", "torch.ones", "torch.distributed.get_world_size", "torch.distributed.get_rank",
-    "torch.distributed.is_initialized", "torch.load", "torch.manual_seed",
+    "torch.distributed.is_initialized", "torch.load", "torch.manual_seed", "torch.Tensor",
     "numpy.array", "numpy.asarray", "numpy.zeros", "numpy.ones", "numpy.arange", "numpy.linspace", "numpy.load",
     "numpy.dtype", "monai.utils.set_determinism",
     "os.path.join", "os.path.basename", "os.path.dirname", "os.path.splitext", "os.path.exists", "os.path.isfile",
@@ -91,7 +91,7 @@ EXPLICIT = (
 )  # fmt: skip
 # attribute names refused on runtime values (defence in depth: those values are not resolved, see docs/sharing.md)
 RUNTIME_DENIED = frozenset(
-    "mro modules os sys system popen spawnv subprocess pickle builtins globals exec eval load loads locate "
+    "mro os sys system popen spawnv subprocess pickle builtins globals exec eval load loads locate "
     "optional_import instantiate import_module f_globals f_locals f_back f_builtins f_code gi_frame gi_code "
     "cr_frame ag_frame tb_frame tb_next co_code".split()
 )
