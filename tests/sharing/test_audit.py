@@ -24,6 +24,16 @@ HOSTILE = [
     ({"x": {"_target_": "eval", "source": "1"}}, "x#_target_", "not a MONAI component"),
     ({"x": {"_target_": "torch.hub.load"}}, "x#_target_", "'torch.hub.load' is not on the allowlist"),
     ({"x": "%/etc/other.yaml#key"}, "x", "loads another file"),
+    ({"x": "$torch.os.system('ls')"}, "x", "'torch.os' is the module 'os' reached through 'torch'"),
+    ({"x": "$torch.nn"}, "x", "the module 'torch.nn' is used as a value"),
+    ({"m": "$numpy", "x": "$@m.f2py.os.system('ls')"}, "x", "'numpy.f2py.os' is the module 'os'"),
+    ({"x": "$torch.nn.Conv2d.mro()[-1]"}, "x", "'torch.nn.Conv2d.mro' is not on the allowlist"),
+    ({"x": "$@net.forward.__globals__"}, "x", "private or dunder attribute '__globals__'"),
+    ({"x": {"_target_": "DiceLoss", "_mode_": "debug"}}, "x#_mode_", "debug starts pdb"),
+    ({"x": {"_target_": "DiceLoss", "_debug_": True}}, "x#_debug_", "starts a debugger"),
+    ({"x": {"_target_": "monai.data.NumpyReader", "allow_pickle": True}}, "x#_target_", "allow_pickle must be"),
+    ({"x": {"_target_": "DiceLoss", "reduction": "{0.__class__}"}}, "x#reduction", "holds a dunder name"),
+    ({"x": {"_target_": "optional_import"}}, "x#_target_", "'monai.utils.module.optional_import' is not on"),
 ]
 
 ALLOWED = [
@@ -37,6 +47,11 @@ ALLOWED = [
     "$os.path.join(@dataset_dir, 'images')",
     "$math.ceil(len(@files) / 2)",
     "$np.zeros(3)",
+    "$isinstance(@x, torch.Tensor)",
+    "$monai.utils.LossReduction.MEAN",
+    "$monai.transforms.Lambda(func=torch.nn.functional.relu)",
+    "$[@net.parameters(), @net.modules()]",
+    "$transforms.brats.KeepSlicesd",
 ]
 
 
@@ -48,7 +63,7 @@ def test_hostile_entries_are_listed(config, where, problem):
 
 @pytest.mark.parametrize("expression", ALLOWED)
 def test_allowed_entries_pass(expression):
-    config = {"imports": ["$import os", "$import math"], "x": expression}
+    config = {"imports": ["$import os", "$import math", "$import transforms"], "x": expression}
     assert [e for e in audit_config(config) if not e.allowed] == []
 
 
