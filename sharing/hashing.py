@@ -10,7 +10,7 @@ from pathlib import Path
 __all__ = ["HASH_KEY", "UNHASHED", "sha256_file", "hash_files", "bundle_files", "check_hashes"]
 
 HASH_KEY = "sha256"
-UNHASHED = ("configs/metadata.json",)  # holds the hashes
+UNHASHED = ("configs/metadata.json", "configs/signature.json")  # hold the hashes / sign metadata.json
 # what running the bundle writes (output_dir defaults); unrecorded files there are ignored unless importable
 OUTPUT_DIRS = ("pred", "runs", "eval")
 IMPORTABLE_SUFFIXES = (".py", ".pyc", ".pyd", ".so", ".pth")

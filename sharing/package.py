@@ -4,13 +4,17 @@ Archive layout (the model zoo's, so MONAI's usual one-file commands work from th
 
     <name>/configs/{train,evaluate,inference}.yaml   merged and macro-free (sharing.configs), bundle_root "."
     <name>/configs/metadata.json                     the bundle's metadata + "sha256": {path: hex} of every other file
+                                                 + "code": {"packages": [...], "sha256": {...}} (sharing.manifest)
+<name>/configs/signature.json                    added by sharing.signing.sign_bundle (scripts/sign_bundle.py)
     <name>/configs/logging.conf                      when the bundle (or its base) has one
     <name>/models/model.pt                           the best weights (state dict, checked to load strictly)
     <name>/networks/ transforms/ ...                 the code packages the configs import, with what they import
     <name>/docs/, LICENSE, requirements.txt          model card, licence, the pinned requirements
 
 ``python -m monai.bundle run`` from ``<name>/`` imports ``networks`` etc. from the folder (``python -m`` puts the
-working directory first on ``sys.path``; MONAI's ``run`` adds the bundle root too).
+working directory first on ``sys.path``; MONAI's ``run`` adds the bundle root too). A receiver runs it through
+``scripts/run_received_bundle.py`` instead, which verifies it (sharing/verify.py) and imports the receiver's own
+copy of the code.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import yaml
 from sharing.audit import OUR_PACKAGES, audit_config
 from sharing.configs import ROOT, WORKFLOWS, bundle_config_files, flatten_config
 from sharing.hashing import HASH_KEY, UNHASHED, bundle_files, hash_files
+from sharing.manifest import CODE_KEY, code_manifest
 
 __all__ = ["package_bundle", "code_packages"]
 
@@ -83,9 +88,9 @@ def _usage(name: str, lists: dict[str, list[Path]], overrides: Mapping[str, Any]
         "python -m monai.bundle ckpt_export network_def --filepath models/model.ts --ckpt_file models/model.pt "
         "--meta_file configs/metadata.json --config_file configs/inference.yaml\n"
         "```\n\n"
-        "`configs/metadata.json` records the sha256 of every other file under `sha256`. Check a received archive\n"
-        "with the U-Net family repository's verifier before running it: "
-        "`python scripts/verify_bundle.py <archive>.zip --extract-to <folder>`.\n\n---\n\n"
+        "`configs/metadata.json` records the sha256 of every other file under `sha256`. Run a received archive\n"
+        "through the U-Net family repository, which verifies it first (and refuses to run it otherwise): "
+        "`python scripts/run_received_bundle.py <archive>.zip --extract-to <folder> -- --dataset_dir ...`.\n\n---\n\n"
     )
 
 
@@ -164,7 +169,8 @@ def package_bundle(
                 shutil.copy2(source / "configs" / "logging.conf", stage / "configs" / "logging.conf")
         (stage / "models").mkdir()
         shutil.copy2(weights, stage / "models" / "model.pt")
-        for package in code_packages(list(configs.values()), root=root):
+        packages = code_packages(list(configs.values()), root=root)
+        for package in packages:
             shutil.copytree(root / package, stage / package, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]"))
         if (bundle_dir / "docs").is_dir():
             shutil.copytree(bundle_dir / "docs", stage / "docs")
@@ -179,6 +185,7 @@ def package_bundle(
 
         metadata = json.loads(meta_file.read_text(encoding="utf-8"))
         metadata[HASH_KEY] = hash_files(stage, [f for f in bundle_files(stage) if f not in UNHASHED])
+        metadata[CODE_KEY] = code_manifest(stage, packages)
         (stage / "configs" / "metadata.json").write_text(json.dumps(metadata, indent=4) + "\n", encoding="utf-8")
 
         out_dir = Path(out_dir)

@@ -9,21 +9,31 @@ from sharing.configs import ROOT, bundle_config_files, flatten_config
 
 HOSTILE = [
     ({"x": "$__import__('os').system('touch pwned')"}, "x", "dunder name '__import__'"),
-    ({"x": {"_target_": "subprocess.run", "args": ["ls"]}}, "x#_target_", "'subprocess.run' is outside the allowlist"),
-    ({"imports": ["$import subprocess"]}, "imports#0", "imports 'subprocess', outside the allowlist"),
-    ({"imports": ["$from os import system"]}, "imports#0", "imports 'os.system', outside the allowlist"),
-    ({"imports": ["$import os"], "x": "$os.system('ls')"}, "x", "'os.system' is outside the allowlist"),
-    ({"x": "$open('/etc/passwd').read()"}, "x", "name 'open' is outside the allowlist"),
-    ({"x": "$getattr(torch, 'hub')"}, "x", "name 'getattr' is outside the allowlist"),
+    ({"x": {"_target_": "subprocess.run", "args": ["ls"]}}, "x#_target_", "module 'subprocess' is not trusted"),
+    ({"imports": ["$import subprocess"]}, "imports#0", "module 'subprocess' is not trusted"),
+    ({"imports": ["$from os import system"]}, "imports#0", "'os.system': only os.path may be used from os"),
+    ({"imports": ["$import os"], "x": "$os.system('ls')"}, "x", "'os.system': only os.path may be used from os"),
+    ({"x": "$open('/etc/passwd').read()"}, "x", "name 'open' is not on the allowlist"),
+    ({"x": "$getattr(torch, 'hub')"}, "x", "name 'getattr' is not on the allowlist"),
     ({"x": "$().__class__.__base__.__subclasses__()"}, "x", "dunder attribute '__subclasses__'"),
-    ({"x": "$torch.hub.load('owner/repo', 'model')"}, "x", "'torch.hub.load' downloads and runs code"),
+    ({"x": "$torch.hub.load('owner/repo', 'model')"}, "x", "'torch.hub.load' is not on the allowlist"),
     ({"x": "$torch.load(@ckpt)"}, "x", "torch.load without weights_only=True"),
-    ({"x": "$torch.load(@ckpt, weights_only=False)"}, "x", "torch.load without weights_only=True"),
-    ({"x": "$numpy.load(@f, allow_pickle=True)"}, "x", "numpy.load with allow_pickle"),
-    ({"x": "$monai.utils.optional_import('os')[0].system('ls')"}, "x", "imports any module by name"),
+    ({"x": "$torch.load(@ckpt, weights_only=False)"}, "x", "weights_only must be the literal True"),
+    ({"x": "$numpy.load(@f, allow_pickle=True)"}, "x", "allow_pickle must be the literal False"),
+    ({"x": "$monai.utils.optional_import('os')[0].system('ls')"}, "x", "'monai.utils.optional_import' is not on the allowlist"),
     ({"x": {"_target_": "eval", "source": "1"}}, "x#_target_", "not a MONAI component"),
-    ({"x": {"_target_": "torch.hub.load"}}, "x#_target_", "downloads and runs code"),
+    ({"x": {"_target_": "torch.hub.load"}}, "x#_target_", "'torch.hub.load' is not on the allowlist"),
     ({"x": "%/etc/other.yaml#key"}, "x", "loads another file"),
+    ({"x": "$torch.os.system('ls')"}, "x", "'torch.os' is the module 'os' reached through 'torch'"),
+    ({"x": "$torch.nn"}, "x", "the module 'torch.nn' is used as a value"),
+    ({"m": "$numpy", "x": "$@m.f2py.os.system('ls')"}, "x", "'numpy.f2py.os' is the module 'os'"),
+    ({"x": "$torch.nn.Conv2d.mro()[-1]"}, "x", "'torch.nn.Conv2d.mro' is not on the allowlist"),
+    ({"x": "$@net.forward.__globals__"}, "x", "private or dunder attribute '__globals__'"),
+    ({"x": {"_target_": "DiceLoss", "_mode_": "debug"}}, "x#_mode_", "debug starts pdb"),
+    ({"x": {"_target_": "DiceLoss", "_debug_": True}}, "x#_debug_", "starts a debugger"),
+    ({"x": {"_target_": "monai.data.NumpyReader", "allow_pickle": True}}, "x#_target_", "allow_pickle must be"),
+    ({"x": {"_target_": "DiceLoss", "reduction": "{0.__class__}"}}, "x#reduction", "holds a dunder name"),
+    ({"x": {"_target_": "optional_import"}}, "x#_target_", "'monai.utils.module.optional_import' is not on"),
 ]
 
 ALLOWED = [
@@ -37,6 +47,11 @@ ALLOWED = [
     "$os.path.join(@dataset_dir, 'images')",
     "$math.ceil(len(@files) / 2)",
     "$np.zeros(3)",
+    "$isinstance(@x, torch.Tensor)",
+    "$monai.utils.LossReduction.MEAN",
+    "$monai.transforms.Lambda(func=torch.nn.functional.relu)",
+    "$[@net.parameters(), @net.modules()]",
+    "$transforms.brats.KeepSlicesd",
 ]
 
 
@@ -48,14 +63,14 @@ def test_hostile_entries_are_listed(config, where, problem):
 
 @pytest.mark.parametrize("expression", ALLOWED)
 def test_allowed_entries_pass(expression):
-    config = {"imports": ["$import os", "$import math"], "x": expression}
+    config = {"imports": ["$import os", "$import math", "$import transforms"], "x": expression}
     assert [e for e in audit_config(config) if not e.allowed] == []
 
 
 def test_bare_monai_targets_and_our_packages_pass():
     config = {"a": {"_target_": "DiceLoss"}, "b": {"_target_": "engines.SegmentationOverlayHandler"}, "c": "@a"}
     entries = audit_config(config)
-    assert [e.kind for e in entries] == ["target", "target"] and all(e.allowed for e in entries)
+    assert [e.kind for e in entries] == ["target", "target", "reference"] and all(e.allowed for e in entries)
 
 
 BUNDLES = sorted(p.parents[1].name for p in ROOT.glob("bundles/*/configs/metadata.json"))
