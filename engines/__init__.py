@@ -1,10 +1,15 @@
-"""Ignite/MONAI engine glue: handlers that the bundles declare in YAML."""
+"""Ignite/MONAI engine glue: handlers that the bundles declare in YAML.
+
+Importing this package (every bundle does) installs :func:`engines.errors.install_excepthook`: a run that fails on
+one of our errors ends with that error's message, not with MONAI's resolver traceback.
+"""
 
 from __future__ import annotations
 
 from .case_table import CaseTableWriter
 from .checkpoint import AtomicCheckpointSaver, LatestCheckpointHandler, latest_checkpoint
 from .distributed import is_distributed, is_main_process
+from .errors import UserFacingError, install_excepthook, register_user_error
 from .inferers import AdaptiveSliceInferer, is_out_of_memory
 from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
@@ -37,14 +42,19 @@ __all__ = [
     "SegmentationOverlayHandler",
     "StopOnNonFiniteLoss",
     "TimeLimitHandler",
+    "UserFacingError",
     "check_outputs",
     "is_distributed",
     "is_main_process",
+    "install_excepthook",
     "is_out_of_memory",
     "latest_checkpoint",
     "multiclass_figure",
     "overlay_figure",
     "pick_slice",
+    "register_user_error",
     "resolve_amp_dtype",
     "to_channels_last",
 ]
+
+install_excepthook()
