@@ -22,6 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from sharing.audit import ALLOWED_MODULES  # noqa: E402
 from sharing.verify import verify_bundle  # noqa: E402
+from engines.errors import install_excepthook  # noqa: E402
+
+install_excepthook()  # our errors end in their message; the full traceback goes to a file (engines/errors.py)
 
 
 def main(argv: list[str] | None = None) -> int:
