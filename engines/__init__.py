@@ -7,7 +7,7 @@ one of our errors ends with that error's message, not with MONAI's resolver trac
 from __future__ import annotations
 
 from .case_table import CaseTableWriter
-from .checkpoint import AtomicCheckpointSaver, LatestCheckpointHandler, latest_checkpoint
+from .checkpoint import AtomicCheckpointSaver, CheckpointWriteError, LatestCheckpointHandler, latest_checkpoint
 from .distributed import is_distributed, is_main_process
 from .errors import UserFacingError, install_excepthook, register_user_error
 from .inferers import AdaptiveSliceInferer, is_out_of_memory
@@ -15,6 +15,7 @@ from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .outputs import OutputFolderError, check_outputs
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
+from .preflight import PreflightError, check_tile_fits, preflight
 from .precision import (
     AutocastInferer,
     MixedPrecisionEvaluator,
@@ -30,6 +31,7 @@ __all__ = [
     "AtomicCheckpointSaver",
     "AutocastInferer",
     "CaseTableWriter",
+    "CheckpointWriteError",
     "EpochTimeHandler",
     "InferenceTimeHandler",
     "LatestCheckpointHandler",
@@ -38,12 +40,14 @@ __all__ = [
     "MultiClassOverlayHandler",
     "NonFiniteLossError",
     "OutputFolderError",
+    "PreflightError",
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
     "StopOnNonFiniteLoss",
     "TimeLimitHandler",
     "UserFacingError",
     "check_outputs",
+    "check_tile_fits",
     "is_distributed",
     "is_main_process",
     "install_excepthook",
@@ -52,6 +56,7 @@ __all__ = [
     "multiclass_figure",
     "overlay_figure",
     "pick_slice",
+    "preflight",
     "register_user_error",
     "resolve_amp_dtype",
     "to_channels_last",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,8 +14,9 @@ from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
 from .distributed import is_main_process
+from .errors import UserFacingError
 
-__all__ = ["AtomicCheckpointSaver", "LatestCheckpointHandler", "latest_checkpoint"]
+__all__ = ["AtomicCheckpointSaver", "CheckpointWriteError", "LatestCheckpointHandler", "latest_checkpoint"]
 _BEST_KEY = "best_checkpoint"  # key, in checkpoint_epoch=N.pt, of the best-model saver's tracking state
 
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
@@ -40,6 +43,17 @@ def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+class CheckpointWriteError(UserFacingError, OSError):
+    """A checkpoint could not be written (disk full, quota); the message names the file."""
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    """``OSError`` ENOSPC / EDQUOT, or torch's zip writer failing on a short write (``unexpected pos``)."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(err, RuntimeError) and ("unexpected pos" in str(err) or "PytorchStreamWriter failed" in str(err))
+
+
 class _AtomicDiskSaver(DiskSaver):
     """Ignite's :class:`~ignite.handlers.DiskSaver` with ``atomic=True`` (write a temporary file in the same folder,
     then ``os.replace`` it onto the target), optionally under one fixed file name.
@@ -53,7 +67,18 @@ class _AtomicDiskSaver(DiskSaver):
         self.filename = filename
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
-        super().__call__(checkpoint, self.filename or filename, metadata)
+        path = Path(self.dirname) / (self.filename or filename)
+        try:
+            super().__call__(checkpoint, self.filename or filename, metadata)
+        except (OSError, RuntimeError) as err:
+            if not _is_disk_full(err):
+                raise
+            free = shutil.disk_usage(self.dirname).free
+            raise CheckpointWriteError(
+                f"no space left on the disk while writing the checkpoint {path} ({free} bytes free; the previous "
+                f"version of the file, if any, is intact). Free some space, or continue in a folder on another disk "
+                "(copy the checkpoints there, then --ckpt_dir <it> --resume true)."
+            ) from err
 
     def remove(self, filename: str) -> None:
         if self.filename is None:

@@ -1,0 +1,168 @@
+"""Checks before the long part of a training: output folders writable, room for the checkpoints, tiles that fit.
+
+Bundles call :func:`preflight` in ``initialize``, right after :func:`engines.check_outputs`, so that a read-only
+checkpoint folder or a full disk stops the run before the first epoch instead of after it. The ISBI bundle also
+calls :func:`check_tile_fits`: pages smaller than a training tile would fail deep inside the padding transforms.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from .errors import UserFacingError
+from .outputs import READ_ONLY_WORKFLOWS, running_workflow_id
+
+__all__ = [
+    "CHECKPOINT_FACTOR",
+    "PreflightError",
+    "check_free_space",
+    "check_tile_fits",
+    "check_writable",
+    "checkpoint_bytes",
+    "format_bytes",
+    "preflight",
+]
+
+# bytes on disk per byte of model, while a training saves: the latest checkpoint_epoch=N.pt (model + Adam's two
+# moment buffers: 3x) and the best model.pt (1x), each present twice while its new version is written beside the
+# old one (the atomic save replaces the file only once the new one is complete)
+CHECKPOINT_FACTOR = 2 * (3 + 1)
+
+
+class PreflightError(UserFacingError, RuntimeError):
+    """A run would fail later (unwritable folder, no room for checkpoints, input too small for the network)."""
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    folder = folder.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def check_writable(folders: Sequence[str | os.PathLike] | str | os.PathLike) -> None:
+    """Write and delete a small file in each folder; for a folder that does not exist yet, create and delete a
+    folder in its nearest existing parent (as the run will create it). Nothing is left behind.
+
+    Args:
+        folders: the run's output folders.
+
+    Raises:
+        PreflightError: naming the folder that cannot be created or written, the system's reason, and what to do.
+    """
+    folders = [folders] if isinstance(folders, (str, os.PathLike)) else list(folders)
+    for folder in dict.fromkeys(Path(f).absolute() for f in folders):
+        parent = _existing_ancestor(folder)
+        try:
+            if parent == folder:
+                with tempfile.NamedTemporaryFile(dir=folder, prefix=".preflight-"):
+                    pass
+            else:
+                os.rmdir(tempfile.mkdtemp(dir=parent, prefix=".preflight-"))
+        except OSError as err:
+            reason = err.strerror or type(err).__name__
+            where = "" if parent == folder else f" (it would be created in {parent})"
+            raise PreflightError(
+                f"output folder {folder} is not writable{where}: {reason}. The run would fail when it first saves "
+                "there: make it writable (chmod u+w, or another owner) or choose another folder (--output_dir / "
+                "--ckpt_dir)."
+            ) from err
+
+
+def checkpoint_bytes(network: torch.nn.Module) -> int:
+    """Bytes of the network's parameters and buffers (what ``model.pt`` holds, roughly)."""
+    tensors = list(network.parameters()) + list(network.buffers())
+    return int(sum(t.numel() * t.element_size() for t in tensors))
+
+
+def check_free_space(folder: str | os.PathLike, needed: int, what: str = "the checkpoints") -> None:
+    """Raise when the file system of ``folder`` has less than ``needed`` bytes free.
+
+    Args:
+        folder: the folder to be written (it need not exist yet: its nearest existing parent is measured).
+        needed: bytes the run will write there.
+        what: what the bytes are for, quoted in the message.
+
+    Raises:
+        PreflightError: naming the folder, the bytes needed and the bytes free.
+    """
+    folder = Path(folder).absolute()
+    free = shutil.disk_usage(_existing_ancestor(folder)).free
+    if free < needed:
+        raise PreflightError(
+            f"not enough free space for {what} in {folder}: about {format_bytes(needed)} ({needed} bytes) needed, "
+            f"{format_bytes(free)} free. Free some space or choose a folder on another disk (--ckpt_dir)."
+        )
+
+
+def preflight(
+    outputs: Sequence[str | os.PathLike] | str | os.PathLike,
+    ckpt_dir: str | os.PathLike | None = None,
+    network: torch.nn.Module | None = None,
+    factor: float = CHECKPOINT_FACTOR,
+) -> None:
+    """Checks before training: every output folder writable, and room for the checkpoints in ``ckpt_dir``.
+
+    Does nothing in read-only workflows (``python -m monai.bundle run check``; see :func:`engines.check_outputs`).
+
+    Args:
+        outputs: the run's output folders (``output_dir``, ``ckpt_dir``); nothing is created.
+        ckpt_dir: the checkpoint folder, measured for free space (with ``network``).
+        network: the model to be trained; its size times ``factor`` is the space needed.
+        factor: bytes on disk per byte of model (:data:`CHECKPOINT_FACTOR`).
+
+    Raises:
+        PreflightError: a folder not writable, or too little space; the message names the folder and what to do.
+    """
+    if running_workflow_id() in READ_ONLY_WORKFLOWS:
+        return
+    check_writable(outputs)
+    if ckpt_dir is not None and network is not None:
+        model = checkpoint_bytes(network)
+        what = f"the checkpoints (a {format_bytes(model)} model; model, optimizer state and best model, {factor:g}x)"
+        check_free_space(ckpt_dir, int(model * factor), what)
+
+
+def check_tile_fits(
+    page_shape: Sequence[int], tile_input: int, tile_output: int, source: str | os.PathLike = "the pages"
+) -> None:
+    """Raise when pages of ``page_shape`` cannot give training tiles of ``tile_input`` -> ``tile_output`` pixels.
+
+    A valid-padding network sees a tile of ``tile_input`` pixels (``tile_output`` plus a mirrored context of
+    ``(tile_input - tile_output) / 2`` on each side) and predicts its centre ``tile_output``. A page must hold a whole
+    output tile, and be larger than the context (mirroring reflects the page once).
+
+    Args:
+        page_shape: (rows, columns) of a page.
+        tile_input: input size of a training tile (``tile_input`` of the bundle).
+        tile_output: output size of a training tile (``tile_output``).
+        source: the file the pages come from, named in the message.
+
+    Raises:
+        PreflightError: naming the file, the page size, the smallest valid size and the options that change it.
+    """
+    margin = (int(tile_input) - int(tile_output)) // 2
+    smallest = max(int(tile_output), margin + 1)
+    small = [int(n) for n in page_shape if int(n) < smallest]
+    if small:
+        raise PreflightError(
+            f"{source}: pages of {tuple(int(n) for n in page_shape)} pixels are smaller than a training tile: with "
+            f"--tile_size {tile_output} (network input {tile_input}, {margin} px of mirrored context) pages must be at "
+            f"least {smallest} x {smallest}. Use larger pages, or a smaller --tile_size (at most the page size; "
+            f"the context of {margin} px, set by --depth, must stay below the page size)."
+        )
