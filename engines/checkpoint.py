@@ -47,11 +47,16 @@ class CheckpointWriteError(UserFacingError, OSError):
     """A checkpoint could not be written (disk full, quota); the message names the file."""
 
 
-def _is_disk_full(err: BaseException) -> bool:
-    """``OSError`` ENOSPC / EDQUOT, or torch's zip writer failing on a short write (``unexpected pos``)."""
-    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    return isinstance(err, RuntimeError) and ("unexpected pos" in str(err) or "PytorchStreamWriter failed" in str(err))
+# torch's zip writer on a short write: "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598",
+# "PytorchStreamWriter failed writing file ...", or, for small files, "basic_ios::clear: iostream error"
+_TORCH_WRITE_FAILURES = ("unexpected pos", "PytorchStreamWriter failed", "basic_ios::clear")
+
+
+def _is_write_failure(err: BaseException) -> bool:
+    """``OSError`` ENOSPC / EDQUOT, or torch's zip writer failing on a short write."""
+    if isinstance(err, OSError):
+        return err.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(err, RuntimeError) and any(s in str(err) for s in _TORCH_WRITE_FAILURES)
 
 
 class _AtomicDiskSaver(DiskSaver):
@@ -71,13 +76,14 @@ class _AtomicDiskSaver(DiskSaver):
         try:
             super().__call__(checkpoint, self.filename or filename, metadata)
         except (OSError, RuntimeError) as err:
-            if not _is_disk_full(err):
+            if not _is_write_failure(err):
                 raise
             free = shutil.disk_usage(self.dirname).free
+            what = "no space left on the disk" if isinstance(err, OSError) else "the disk is probably full"
             raise CheckpointWriteError(
-                f"no space left on the disk while writing the checkpoint {path} ({free} bytes free; the previous "
-                f"version of the file, if any, is intact). Free some space, or continue in a folder on another disk "
-                "(copy the checkpoints there, then --ckpt_dir <it> --resume true)."
+                f"could not write the checkpoint {path}: {what} ({free} bytes free; the previous version of the "
+                "file, if any, is intact). Free some space, or continue in a folder on another disk (copy the "
+                "checkpoints there, then --ckpt_dir <it> --resume true)."
             ) from err
 
     def remove(self, filename: str) -> None:
