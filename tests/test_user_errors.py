@@ -145,3 +145,19 @@ def test_scripts_install_the_hook():
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == [w for n in ("check_dataset", "compare_variants", "package_bundle",
                                                "verify_bundle") for w in (n, "engines.errors")]  # fmt: skip
+
+
+def test_check_workflow_reads_only_and_is_not_refused_by_the_guard(synthetic_msd_dir, tmp_path):
+    """`run check` only reads: an output folder holding results does not stop it (check_then_run still is)."""
+    out = tmp_path / "runs"
+    out.mkdir()
+    (out / "events.out.tfevents.1").write_text("earlier run")
+    configs = "['bundles/unet/configs/train.yaml','bundles/common/configs/check.yaml']"
+    args = ["--dataset_dir", str(synthetic_msd_dir), "--output_dir", str(out), "--ckpt_dir", str(tmp_path / "models")]
+    proc = run_bundle(tmp_path, *args, *TINY, config=configs, run_id="check")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "already holds results" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["events.out.tfevents.1"] and not (tmp_path / "models").exists()
+    proc = run_bundle(tmp_path, *args, *TINY, config=configs, run_id="check_then_run")
+    message, _ = last_error(proc)
+    assert f"output folder {out} already holds results" in message
