@@ -5,6 +5,7 @@ Every case runs the stock ``python -m monai.bundle`` CLI (or the script) in a su
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from data.errors import DatasetError
+from transforms.image_headers import read_image_header
+from transforms.integrity import check_dataset
+from transforms.msd_datalist import load_msd_datalist
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--roi_size", "[32, 32]", "--target_params", "0", "--features", "4", "--batch_size", "16", "--device", "cpu"]
@@ -161,3 +167,62 @@ def test_check_workflow_reads_only_and_is_not_refused_by_the_guard(synthetic_msd
     proc = run_bundle(tmp_path, *args, *TINY, config=configs, run_id="check_then_run")
     message, _ = last_error(proc)
     assert f"output folder {out} already holds results" in message
+
+
+# ---- file-level messages: paths outside the data set, symbolic link loops, empty files ----------------------------
+
+
+def _edit_dataset_json(root: Path, index: int, key: str, value: str) -> None:
+    meta = json.loads((root / "dataset.json").read_text())
+    meta["training"][index][key] = value
+    (root / "dataset.json").write_text(json.dumps(meta))
+
+
+def test_path_outside_the_data_set_is_an_error_unless_allowed(msd_copy, tmp_path):
+    other = tmp_path / "other_set" / "imagesTr"
+    other.mkdir(parents=True)
+    shutil.copy(msd_copy / "imagesTr" / "BRATS_002.nii.gz", other / "x.nii.gz")
+    _edit_dataset_json(msd_copy, 1, "image", "../other_set/imagesTr/x.nii.gz")
+    with pytest.raises(DatasetError) as err:
+        load_msd_datalist(msd_copy)
+    assert str(err.value).startswith(
+        f"{msd_copy / 'dataset.json'}: training[1] image '../other_set/imagesTr/x.nii.gz' points outside the data set "
+        f"folder {msd_copy} (to {other / 'x.nii.gz'})."
+    )
+    assert "allow_outside_paths=True" in str(err.value)
+    items = load_msd_datalist(msd_copy, allow_outside_paths=True)
+    assert items[1]["image"] == str(other / "x.nii.gz")
+    # through the bundle: the last lines name the entry
+    proc = run_bundle(tmp_path, "--dataset_dir", str(msd_copy), "--output_dir", str(tmp_path / "runs"),
+                      "--ckpt_dir", str(tmp_path / "models"), *TINY)  # fmt: skip
+    assert_short(proc, "training[1] image '../other_set/imagesTr/x.nii.gz' points outside the data set folder")
+
+
+def test_symbolic_link_loop_is_reported_as_such(msd_copy):
+    image = msd_copy / "imagesTr" / "BRATS_002.nii.gz"
+    image.unlink()
+    image.symlink_to(image)
+    with pytest.raises(DatasetError, match="symbolic link loop") as err:
+        load_msd_datalist(msd_copy)
+    assert f"{image} (listed in {msd_copy / 'dataset.json'}): symbolic link loop" in str(err.value)
+    assert "not found" not in str(err.value)
+    report = check_dataset("msd_task01", msd_copy, progress=False)
+    assert [f"{f.path}: {f.message}" for f in report.findings if f.severity == "error"] == [
+        f"{image}: image: symbolic link loop (the link leads back to itself); replace it with the file or a link to it"
+    ]
+    with pytest.raises(DatasetError, match=f"{image}: symbolic link loop"):
+        read_image_header(image)
+
+
+def test_zero_byte_file_is_called_empty(msd_copy):
+    label = msd_copy / "labelsTr" / "BRATS_003.nii.gz"
+    label.write_bytes(b"")
+    with pytest.raises(DatasetError) as err:
+        load_msd_datalist(msd_copy)
+    assert f"{label} (listed in {msd_copy / 'dataset.json'}): empty file (0 bytes)" in str(err.value)
+    report = check_dataset("msd_task01", msd_copy, progress=False)
+    assert [f"{f.path}: {f.message}" for f in report.findings if f.severity == "error"] == [
+        f"{label}: label: empty file (0 bytes); copy it again from the source"
+    ]
+    with pytest.raises(DatasetError, match=f"{label}: empty file"):
+        read_image_header(label)

@@ -12,6 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from data.problems import IntegrityReport
+from transforms.image_headers import file_problem
 from transforms.integrity.volumes import (
     DuplicateFinder,
     check_finite,
@@ -124,7 +125,7 @@ def _check_case(
     image_path, label_path = item["image"], item.get("label")
     listed = f"listed in dataset.json as {item['entry']}"
     image = None
-    if not os.path.exists(image_path):
+    if not os.path.lexists(image_path) or file_problem(image_path) == "file not found":
         report.error(image_path, f"image not found ({listed})")
     else:
         image = read_volume(image_path, report, "image")
@@ -140,7 +141,7 @@ def _check_case(
         duplicates.add(image_path, image.array)
     if label_path is None:
         return
-    if not os.path.exists(label_path):
+    if not os.path.lexists(label_path) or file_problem(label_path) == "file not found":
         report.error(label_path, f"label not found ({listed})")
         return
     label = read_volume(label_path, report, "label")
