@@ -11,6 +11,7 @@ from .checkpoint import AtomicCheckpointSaver, CheckpointWriteError, LatestCheck
 from .distributed import is_distributed, is_main_process
 from .errors import UserFacingError, install_excepthook, register_user_error
 from .inferers import AdaptiveSliceInferer, is_out_of_memory
+from .metric_names import rename_metrics, split_prefix
 from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .outputs import OutputFolderError, check_outputs
@@ -56,9 +57,11 @@ __all__ = [
     "multiclass_figure",
     "overlay_figure",
     "pick_slice",
+    "rename_metrics",
     "preflight",
     "register_user_error",
     "resolve_amp_dtype",
+    "split_prefix",
     "to_channels_last",
 ]
 
