@@ -16,7 +16,7 @@ from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .outputs import OutputFolderError, check_outputs
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
-from .preflight import PreflightError, check_tile_fits, preflight
+from .preflight import PreflightError, check_before_run, check_tile_fits
 from .precision import (
     AutocastInferer,
     MixedPrecisionEvaluator,
@@ -47,6 +47,7 @@ __all__ = [
     "StopOnNonFiniteLoss",
     "TimeLimitHandler",
     "UserFacingError",
+    "check_before_run",
     "check_outputs",
     "check_tile_fits",
     "is_distributed",
@@ -58,7 +59,6 @@ __all__ = [
     "overlay_figure",
     "pick_slice",
     "rename_metrics",
-    "preflight",
     "register_user_error",
     "resolve_amp_dtype",
     "split_prefix",

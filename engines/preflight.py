@@ -1,6 +1,6 @@
 """Checks before the long part of a training: output folders writable, room for the checkpoints, tiles that fit.
 
-Bundles call :func:`preflight` in ``initialize``, right after :func:`engines.check_outputs`, so that a read-only
+Bundles call :func:`check_before_run` in ``initialize``, right after :func:`engines.check_outputs`, so that a read-only
 checkpoint folder or a full disk stops the run before the first epoch instead of after it. The ISBI bundle also
 calls :func:`check_tile_fits`: pages smaller than a training tile would fail deep inside the padding transforms.
 """
@@ -26,7 +26,7 @@ __all__ = [
     "check_writable",
     "checkpoint_bytes",
     "format_bytes",
-    "preflight",
+    "check_before_run",
 ]
 
 # bytes on disk per byte of model, while a training saves: the latest checkpoint_epoch=N.pt (model + Adam's two
@@ -110,7 +110,7 @@ def check_free_space(folder: str | os.PathLike, needed: int, what: str = "the ch
         )
 
 
-def preflight(
+def check_before_run(
     outputs: Sequence[str | os.PathLike] | str | os.PathLike,
     ckpt_dir: str | os.PathLike | None = None,
     network: torch.nn.Module | None = None,

@@ -120,7 +120,8 @@ def check_msd_files(datalist: Sequence[dict], source: str | os.PathLike = "the d
     Raises:
         DatasetError: naming every missing or unreadable file (up to 20), why, and the list that names it.
     """
-    found = [(item[key], file_problem(item[key])) for item in datalist for key in _PATH_KEYS if isinstance(item.get(key), str)]
+    paths = [item[key] for item in datalist for key in _PATH_KEYS if isinstance(item.get(key), str)]
+    found = [(path, file_problem(path)) for path in paths]
     problems = [f"{path} (listed in {source}): {problem}" for path, problem in found if problem is not None]
     _raise_all(problems, "listed file(s) missing or unreadable")
 

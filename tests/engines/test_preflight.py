@@ -19,7 +19,7 @@ import pytest
 import torch
 from ignite.engine import Engine
 
-from engines import CheckpointWriteError, LatestCheckpointHandler, PreflightError, check_tile_fits, preflight
+from engines import CheckpointWriteError, LatestCheckpointHandler, PreflightError, check_before_run, check_tile_fits
 from engines.preflight import CHECKPOINT_FACTOR, check_writable, checkpoint_bytes
 from transforms.synthetic_msd import generate_msd_task01
 
@@ -130,10 +130,10 @@ def test_free_space_is_estimated_from_the_model(tmp_path, monkeypatch):
     assert checkpoint_bytes(net) == 4040
     free = {"bytes": 10**12}
     monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(1, 1, free["bytes"]))
-    preflight([tmp_path / "runs", tmp_path / "models"], ckpt_dir=tmp_path / "models", network=net)
+    check_before_run([tmp_path / "runs", tmp_path / "models"], ckpt_dir=tmp_path / "models", network=net)
     free["bytes"] = 4040 * CHECKPOINT_FACTOR - 1
     with pytest.raises(PreflightError) as err:
-        preflight([tmp_path / "runs", tmp_path / "models"], ckpt_dir=tmp_path / "models", network=net)
+        check_before_run([tmp_path / "runs", tmp_path / "models"], ckpt_dir=tmp_path / "models", network=net)
     message = str(err.value)
     assert f"in {tmp_path / 'models'}: about" in message and f"({4040 * CHECKPOINT_FACTOR} bytes) needed" in message
     assert "--ckpt_dir" in message and not (tmp_path / "models").exists()
