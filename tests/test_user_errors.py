@@ -192,6 +192,13 @@ def test_path_outside_the_data_set_is_an_error_unless_allowed(msd_copy, tmp_path
     assert "allow_outside_paths=True" in str(err.value)
     items = load_msd_datalist(msd_copy, allow_outside_paths=True)
     assert items[1]["image"] == str(other / "x.nii.gz")
+    # the integrity check (run check, scripts/check_dataset.py) names the entry too
+    report = check_dataset("msd_task01", msd_copy, progress=False)
+    assert [f"{f.path}: {f.message}" for f in report.errors] == [
+        f"{msd_copy / 'dataset.json'}: training[1] image '../other_set/imagesTr/x.nii.gz' points outside the data set "
+        f"folder (to {other / 'x.nii.gz'}); fix the entry, or allow it with allow_outside_paths"
+    ]
+    assert not check_dataset("msd_task01", msd_copy, progress=False, allow_outside_paths=True).errors
     # through the bundle: the last lines name the entry
     proc = run_bundle(tmp_path, "--dataset_dir", str(msd_copy), "--output_dir", str(tmp_path / "runs"),
                       "--ckpt_dir", str(tmp_path / "models"), *TINY)  # fmt: skip

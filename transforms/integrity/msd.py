@@ -88,8 +88,11 @@ def _expected_channels(meta: dict, json_path: Path, num_channels: int | None, re
     return num_channels
 
 
-def _entries(meta: dict, section: str, json_path: Path, root: Path, report: IntegrityReport) -> list[dict]:
-    """Items of one section with absolute paths; malformed entries and duplicated cases are errors."""
+def _entries(
+    meta: dict, section: str, json_path: Path, root: Path, report: IntegrityReport, allow_outside_paths: bool = False
+) -> list[dict]:
+    """Items of one section with absolute paths; malformed entries, duplicated cases and (unless allowed) paths
+    leading out of ``root`` are errors."""
     if section not in meta:
         return []
     if not isinstance(meta[section], list):
@@ -104,9 +107,18 @@ def _entries(meta: dict, section: str, json_path: Path, root: Path, report: Inte
         if section == "training" and not isinstance(item.get("label"), str):
             report.error(json_path, f"{section}[{index}] = {entry!r} has no 'label' path")
             continue
+        outside = []
         for key in ("image", "label"):
             if isinstance(item.get(key), str):
-                item[key] = os.path.normpath(os.path.join(root, item[key]))
+                listed, item[key] = item[key], os.path.normpath(os.path.join(root, item[key]))
+                base = os.path.normpath(root)
+                if not allow_outside_paths and os.path.commonpath([base, item[key]]) != base:
+                    outside.append(f"{section}[{index}] {key} {listed!r} points outside the data set folder (to "
+                                   f"{item[key]}); fix the entry, or allow it with allow_outside_paths")  # fmt: skip
+        for message in outside:
+            report.error(json_path, message)
+        if outside:
+            continue
         case_id = case_id_from_path(item["image"])
         if case_id in seen:
             report.error(
@@ -180,6 +192,7 @@ def check_msd_task01(
     labels: Sequence[int] | None = None,
     sections: Sequence[str] = ("training", "test"),
     progress: bool = True,
+    allow_outside_paths: bool = False,
 ) -> IntegrityReport:
     """Check an MSD task folder and report every problem, each with its file.
 
@@ -196,6 +209,7 @@ def check_msd_task01(
         labels: label values expected; None: the keys of ``labels`` in ``dataset.json``.
         sections: lists of ``dataset.json`` whose files are checked.
         progress: show a progress bar over the cases.
+        allow_outside_paths: accept ``dataset.json`` paths that lead out of the folder (an error otherwise).
 
     Returns:
         The :class:`~transforms.integrity.IntegrityReport`.
@@ -213,7 +227,7 @@ def check_msd_task01(
     _declared_count(meta, json_path, "numTest", "test", report)
     expected_labels = _expected_labels(meta, json_path, labels, report)
     channels = _expected_channels(meta, json_path, num_channels, report)
-    items = [item for section in sections for item in _entries(meta, section, json_path, root, report)]
+    items = [item for section in sections for item in _entries(meta, section, json_path, root, report, allow_outside_paths)]
     report.num_cases = len(items)
     duplicates = DuplicateFinder(report, "image")
     for item in tqdm(items, desc="checking MSD cases", unit="case", disable=not progress):
