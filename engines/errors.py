@@ -163,6 +163,16 @@ def _write_log(text: str) -> Path | None:
     return None
 
 
+def _close_progress_bars() -> None:
+    """Close the tqdm progress bars still open (Ignite's ``ProgressBar`` of an interrupted epoch)."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or []):
+        try:
+            bar.close()
+        except Exception:  # noqa: BLE001 - a bar that cannot close must not hide the error
+            pass
+
+
 def _wants_traceback() -> bool:
     return os.environ.get(TRACEBACK_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -184,6 +194,7 @@ def report_user_error(
     if found is None:
         return False
     stream = sys.stderr if stream is None else stream
+    _close_progress_bars()  # a bar left open would redraw itself at exit, after the message
     full = "".join(traceback.format_exception(exc_type, exc, tb))
     header = f"{datetime.datetime.now().isoformat(timespec='seconds')} {' '.join(sys.argv)}\n"
     log = _write_log(header + full)
