@@ -21,6 +21,7 @@ User-facing errors are the subclasses of :class:`UserFacingError` and the classe
 :func:`register_user_error` (by class or by dotted name, so that a module need not import this one):
 :class:`~data.errors.DatasetError`, :class:`~engines.outputs.OutputFolderError`,
 :class:`~engines.nonfinite.NonFiniteLossError`, :class:`~engines.preflight.PreflightError`,
+:class:`~engines.checkpoint.CheckpointWriteError`, :class:`~engines.checkpoint.FlagError`,
 :class:`~experiments.matrix.MatrixError`.
 """
 
