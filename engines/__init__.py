@@ -16,7 +16,7 @@ from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .outputs import OutputFolderError, check_outputs
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
-from .preflight import PreflightError, check_before_run, check_tile_fits
+from .preflight import PreflightError, check_before_run, check_checkpoint_space, check_tile_fits
 from .precision import (
     AutocastInferer,
     MixedPrecisionEvaluator,
@@ -48,6 +48,7 @@ __all__ = [
     "TimeLimitHandler",
     "UserFacingError",
     "check_before_run",
+    "check_checkpoint_space",
     "check_outputs",
     "check_tile_fits",
     "is_distributed",

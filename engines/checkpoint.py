@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
@@ -162,6 +163,10 @@ class LatestCheckpointHandler:
 
     In a distributed run attach it on every rank: every rank resumes from the checkpoint (so weights, optimizer and
     epoch agree), and only rank 0 writes and deletes files.
+
+    When training starts (before the first epoch), the free space in ``ckpt_dir`` is checked against the size of the
+    saved networks (:func:`engines.check_checkpoint_space`): a disk too full for the checkpoints stops the run then,
+    not after an epoch.
     """
 
     def __init__(
@@ -192,10 +197,19 @@ class LatestCheckpointHandler:
                 CheckpointLoader(load_path=str(path), load_dict=objects, map_location="cpu").attach(engine)
         # n_saved=None: Ignite would delete the previous file before writing the new one; _remove_others deletes
         # it only after the new one is complete (written atomically)
+        engine.add_event_handler(Events.STARTED, self._check_space)
         AtomicCheckpointSaver(
             save_dir=self.ckpt_dir, save_dict=objects, save_interval=self.save_interval, n_saved=None
         ).attach(engine)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_interval), self._remove_others)
+
+    def _check_space(self, engine: Engine) -> None:
+        """Before the first epoch: room in ``ckpt_dir`` for the checkpoints (:func:`engines.check_checkpoint_space`)."""
+        from .preflight import check_checkpoint_space  # preflight imports this module
+
+        networks = [obj for obj in self.save_dict.values() if isinstance(obj, torch.nn.Module)]
+        if networks and is_main_process():
+            check_checkpoint_space(self.ckpt_dir, networks)
 
     def _remove_others(self, engine: Engine) -> None:
         """Delete the ``checkpoint_epoch=N.pt`` files other than the one just saved for this epoch."""

@@ -1,8 +1,10 @@
 """Checks before the long part of a training: output folders writable, room for the checkpoints, tiles that fit.
 
 Bundles call :func:`check_before_run` in ``initialize``, right after :func:`engines.check_outputs`, so that a read-only
-checkpoint folder or a full disk stops the run before the first epoch instead of after it. The ISBI bundle also
-calls :func:`check_tile_fits`: pages smaller than a training tile would fail deep inside the padding transforms.
+output or checkpoint folder stops the run before anything is loaded; :class:`engines.LatestCheckpointHandler` checks
+the free space for the checkpoints (:func:`check_free_space`, from the model's size) when training starts, before the
+first epoch. The ISBI bundle also calls :func:`check_tile_fits`: pages smaller than a training tile would fail deep
+inside the padding transforms. None of them builds the run's network or draws from its random stream.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -27,6 +29,7 @@ __all__ = [
     "checkpoint_bytes",
     "format_bytes",
     "check_before_run",
+    "check_checkpoint_space",
 ]
 
 # bytes on disk per byte of model, while a training saves: the latest checkpoint_epoch=N.pt (model + Adam's two
@@ -133,36 +136,70 @@ def check_before_run(
         return
     check_writable(outputs)
     if ckpt_dir is not None and network is not None:
-        model = checkpoint_bytes(network)
-        what = f"the checkpoints (a {format_bytes(model)} model; model, optimizer state and best model, {factor:g}x)"
-        check_free_space(ckpt_dir, int(model * factor), what)
+        check_checkpoint_space(ckpt_dir, network, factor)
+
+
+def check_checkpoint_space(
+    ckpt_dir: str | os.PathLike, networks: torch.nn.Module | Sequence[torch.nn.Module], factor: float = CHECKPOINT_FACTOR
+) -> None:
+    """Raise when ``ckpt_dir``'s disk has less room than ``factor`` times the size of ``networks``.
+
+    Args:
+        ckpt_dir: the checkpoint folder.
+        networks: the model(s) saved in the checkpoints.
+        factor: bytes on disk per byte of model (:data:`CHECKPOINT_FACTOR`).
+
+    Raises:
+        PreflightError: naming the folder, the bytes needed and free.
+    """
+    networks = [networks] if isinstance(networks, torch.nn.Module) else list(networks)
+    model = sum(checkpoint_bytes(n) for n in networks)
+    what = f"the checkpoints (a {format_bytes(model)} model; model, optimizer state and best model, {factor:g}x)"
+    check_free_space(ckpt_dir, int(model * factor), what)
 
 
 def check_tile_fits(
-    page_shape: Sequence[int], tile_input: int, tile_output: int, source: str | os.PathLike = "the pages"
+    image: str | os.PathLike,
+    tile_size: int,
+    network: torch.nn.Module | Callable[[], torch.nn.Module],
 ) -> None:
-    """Raise when pages of ``page_shape`` cannot give training tiles of ``tile_input`` -> ``tile_output`` pixels.
+    """Raise when the pages of the stack ``image`` cannot give training tiles of ``tile_size`` output pixels.
 
-    A valid-padding network sees a tile of ``tile_input`` pixels (``tile_output`` plus a mirrored context of
+    A valid-padding network sees a tile of ``tile_input`` pixels (the output tile plus a mirrored context of
     ``(tile_input - tile_output) / 2`` on each side) and predicts its centre ``tile_output``. A page must hold a whole
-    output tile, and be larger than the context (mirroring reflects the page once).
+    output tile, and be larger than the context (mirroring reflects the page once). Read-only workflows and stacks
+    that cannot be read here are skipped (the data checks name those).
 
     Args:
-        page_shape: (rows, columns) of a page.
-        tile_input: input size of a training tile (``tile_input`` of the bundle).
-        tile_output: output size of a training tile (``tile_output``).
-        source: the file the pages come from, named in the message.
+        image: the training stack (a multi-page TIFF); its first page's size is checked.
+        tile_size: output pixels of a training tile, as the bundle's ``tile_size``.
+        network: the network, or a function that builds one with the same size arithmetic (``input_size_for``,
+            ``output_size``; e.g. the bundle's network at width 1). A function is called with the random state
+            saved and restored, so the run's seeded random stream is not touched.
 
     Raises:
         PreflightError: naming the file, the page size, the smallest valid size and the options that change it.
     """
-    margin = (int(tile_input) - int(tile_output)) // 2
-    smallest = max(int(tile_output), margin + 1)
-    small = [int(n) for n in page_shape if int(n) < smallest]
-    if small:
+    if running_workflow_id() in READ_ONLY_WORKFLOWS:
+        return
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(image) as tif:
+            page_shape = tuple(int(n) for n in tif.pages[0].shape[:2])
+    except Exception:  # noqa: BLE001 - not a readable TIFF: the data pipeline reports it with its file
+        return
+    if callable(network) and not isinstance(network, torch.nn.Module):
+        with torch.random.fork_rng(devices=[]):
+            network = network()
+    tile_input = int(network.input_size_for(int(tile_size)))
+    tile_output = int(network.output_size(tile_input))
+    margin = (tile_input - tile_output) // 2
+    smallest = max(tile_output, margin + 1)
+    if any(n < smallest for n in page_shape):
         raise PreflightError(
-            f"{source}: pages of {tuple(int(n) for n in page_shape)} pixels are smaller than a training tile: with "
-            f"--tile_size {tile_output} (network input {tile_input}, {margin} px of mirrored context) pages must be at "
+            f"{image}: pages of {page_shape} pixels are smaller than a training tile: with --tile_size {tile_size} "
+            f"(network input {tile_input}, output {tile_output}, {margin} px of mirrored context) pages must be at "
             f"least {smallest} x {smallest}. Use larger pages, or a smaller --tile_size (at most the page size; "
             f"the context of {margin} px, set by --depth, must stay below the page size)."
         )

@@ -15,9 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-from ignite.engine import Engine
+from ignite.engine import Engine, Events
 
 from engines import CheckpointWriteError, LatestCheckpointHandler, PreflightError, check_before_run, check_tile_fits
 from engines.preflight import CHECKPOINT_FACTOR, check_writable, checkpoint_bytes
@@ -139,16 +140,50 @@ def test_free_space_is_estimated_from_the_model(tmp_path, monkeypatch):
     assert "--ckpt_dir" in message and not (tmp_path / "models").exists()
 
 
-def test_isbi_page_smaller_than_a_tile_names_the_smallest_size():
-    check_tile_fits((512, 512), 572, 388, "train-volume.tif")
+def test_checkpoint_handler_checks_the_space_before_the_first_epoch(tmp_path, monkeypatch):
+    net = torch.nn.Linear(100, 10)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    epochs = []
+    trainer = Engine(lambda engine, batch: 0.0)
+    trainer.add_event_handler(Events.EPOCH_STARTED, lambda engine: epochs.append(engine.state.epoch))
+    LatestCheckpointHandler(ckpt_dir=str(tmp_path / "models"), save_dict={"model": net, "optimizer": opt}).attach(trainer)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(1, 1, 4040 * CHECKPOINT_FACTOR - 1))
+    with pytest.raises(PreflightError, match=f"not enough free space for the checkpoints .* in {tmp_path / 'models'}"):
+        trainer.run([0], max_epochs=1)
+    assert epochs == [] and not list((tmp_path / "models").glob("*"))  # (the saver creates the folder on attach)
+
+
+def test_isbi_page_smaller_than_a_tile_names_the_smallest_size(tmp_path):
+    import tifffile
+
+    from networks import ModularUNet
+
+    def stack(size: int) -> Path:
+        path = tmp_path / f"pages{size}.tif"
+        tifffile.imwrite(path, np.zeros((2, size, size), np.uint8))
+        return path
+
+    def unet_2015():  # the size arithmetic of the 2015 U-Net (depth 4, valid padding): 572 -> 388
+        return ModularUNet(spatial_dims=2, in_channels=1, out_channels=1, features=1, depth=4, padding="valid")
+
+    check_tile_fits(stack(512), 388, unet_2015)
     with pytest.raises(PreflightError) as err:
-        check_tile_fits((64, 64), 572, 388, "/data/train-volume.tif")
+        check_tile_fits(stack(64), 388, unet_2015)
     message = str(err.value)
-    assert message.startswith("/data/train-volume.tif: pages of (64, 64) pixels are smaller than a training tile")
+    assert message.startswith(f"{tmp_path / 'pages64.tif'}: pages of (64, 64) pixels are smaller than a training tile")
+    assert "(network input 572, output 388, 92 px of mirrored context)" in message
     assert "at least 388 x 388" in message and "--tile_size" in message
-    with pytest.raises(PreflightError, match="at least 21 x 21"):  # the context (20 px) is the limit
-        check_tile_fits((20, 40), 60, 20, "x.tif")
-    check_tile_fits((21, 21), 60, 20, "x.tif")
+    small = ModularUNet(spatial_dims=2, in_channels=1, out_channels=1, features=1, depth=2, padding="valid")
+    with pytest.raises(PreflightError, match="at least 21 x 21"):  # tile 20 -> input 60: the 20 px context decides
+        check_tile_fits(stack(20), 20, small)
+    check_tile_fits(stack(21), 20, small)
+    check_tile_fits(tmp_path / "missing.tif", 388, unet_2015)  # unreadable: left to the data checks
+    # the factory runs with the random state restored: the run's seeded stream is untouched
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    check_tile_fits(stack(512), 388, unet_2015)
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_isbi_bundle_refuses_small_pages_in_one_line(tmp_path):
@@ -165,9 +200,9 @@ def test_isbi_bundle_refuses_small_pages_in_one_line(tmp_path):
     tail = proc.stderr.rstrip().split("\n")[-2:]
     assert tail[0] == (
         f"ERROR: {data / 'train-volume.tif'}: pages of (16, 16) pixels are smaller than a training tile: with "
-        "--tile_size 20 (network input 60, 20 px of mirrored context) pages must be at least 21 x 21. Use larger "
-        "pages, or a smaller --tile_size (at most the page size; the context of 20 px, set by --depth, must stay "
-        "below the page size)."
+        "--tile_size 20 (network input 60, output 20, 20 px of mirrored context) pages must be at least 21 x 21. Use "
+        "larger pages, or a smaller --tile_size (at most the page size; the context of 20 px, set by --depth, must "
+        "stay below the page size)."
     ), proc.stderr[-3000:]
     assert "Epoch" not in proc.stdout
 
