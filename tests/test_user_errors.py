@@ -22,7 +22,7 @@ from transforms.msd_datalist import load_msd_datalist
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--roi_size", "[32, 32]", "--target_params", "0", "--features", "4", "--batch_size", "16", "--device", "cpu"]
-LAST_LINES = 4  # at most this many lines after the message (the message may span lines: a list of files)
+LAST_LINES = 4  # the needles of a message must be in the last 4 lines of stderr (message, traceback pointer)
 LOG_LINE = re.compile(r"^\(full traceback in (.+); set UNET_TRACEBACK=1 to print it here instead\)$")
 
 
