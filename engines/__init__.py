@@ -1,16 +1,23 @@
-"""Ignite/MONAI engine glue: handlers that the bundles declare in YAML."""
+"""Ignite/MONAI engine glue: handlers that the bundles declare in YAML.
+
+Importing this package (every bundle does) installs :func:`engines.errors.install_excepthook`: a run that fails on
+one of our errors ends with that error's message, not with MONAI's resolver traceback.
+"""
 
 from __future__ import annotations
 
 from .auto_precision import PrecisionChoice, choose_precision, device_capabilities
 from .case_table import CaseTableWriter
-from .checkpoint import AtomicCheckpointSaver, LatestCheckpointHandler, latest_checkpoint
+from .checkpoint import AtomicCheckpointSaver, CheckpointWriteError, LatestCheckpointHandler, latest_checkpoint
 from .distributed import is_distributed, is_main_process
+from .errors import UserFacingError, install_excepthook, register_user_error
 from .inferers import AdaptiveSliceInferer, is_out_of_memory
+from .metric_names import rename_metrics, split_prefix
 from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .outputs import OutputFolderError, check_outputs
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
+from .preflight import PreflightError, check_before_run, check_checkpoint_space, check_tile_fits
 from .precision import (
     AutocastInferer,
     MixedPrecisionEvaluator,
@@ -27,6 +34,7 @@ __all__ = [
     "AtomicCheckpointSaver",
     "AutocastInferer",
     "CaseTableWriter",
+    "CheckpointWriteError",
     "EpochTimeHandler",
     "InferenceTimeHandler",
     "LatestCheckpointHandler",
@@ -36,21 +44,32 @@ __all__ = [
     "NonFiniteLossError",
     "OutputFolderError",
     "PrecisionChoice",
+    "PreflightError",
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
     "StopOnNonFiniteLoss",
     "TimeLimitHandler",
+    "UserFacingError",
+    "check_before_run",
+    "check_checkpoint_space",
     "check_outputs",
     "choose_precision",
     "device_capabilities",
+    "check_tile_fits",
     "is_distributed",
     "is_main_process",
+    "install_excepthook",
     "is_out_of_memory",
     "latest_checkpoint",
     "multiclass_figure",
     "overlay_figure",
     "pick_slice",
+    "rename_metrics",
+    "register_user_error",
     "resolve_amp_dtype",
     "resolve_auto",
+    "split_prefix",
     "to_channels_last",
 ]
+
+install_excepthook()

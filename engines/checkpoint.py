@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointLoader, CheckpointSaver
 
 from .distributed import is_main_process
+from .errors import UserFacingError
 
-__all__ = ["AtomicCheckpointSaver", "LatestCheckpointHandler", "latest_checkpoint"]
+__all__ = ["AtomicCheckpointSaver", "CheckpointWriteError", "FlagError", "LatestCheckpointHandler", "latest_checkpoint"]
 _BEST_KEY = "best_checkpoint"  # key, in checkpoint_epoch=N.pt, of the best-model saver's tracking state
 
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
 _FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+class FlagError(UserFacingError, ValueError):
+    """A true/false option given another value (``--resume maybe``)."""
 
 
 def _as_flag(value: bool | int | str, name: str) -> bool:
@@ -25,7 +33,7 @@ def _as_flag(value: bool | int | str, name: str) -> bool:
     string ``"false"`` (Fire only converts ``True``/``False``), which plain ``bool()`` would take as true."""
     if isinstance(value, str):
         if value.strip().lower() not in _FLAGS:
-            raise ValueError(f"{name} must be true or false, got {value!r}.")
+            raise FlagError(f"--{name} must be true or false, got {value!r}.")
         return _FLAGS[value.strip().lower()]
     return bool(value)
 
@@ -38,6 +46,22 @@ def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
         if match:
             found.append((int(match.group(1)), path))
     return max(found)[1] if found else None
+
+
+class CheckpointWriteError(UserFacingError, OSError):
+    """A checkpoint could not be written (disk full, quota); the message names the file."""
+
+
+# torch's zip writer on a short write: "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598",
+# "PytorchStreamWriter failed writing file ...", or, for small files, "basic_ios::clear: iostream error"
+_TORCH_WRITE_FAILURES = ("unexpected pos", "PytorchStreamWriter failed", "basic_ios::clear")
+
+
+def _is_write_failure(err: BaseException) -> bool:
+    """``OSError`` ENOSPC / EDQUOT, or torch's zip writer failing on a short write."""
+    if isinstance(err, OSError):
+        return err.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(err, RuntimeError) and any(s in str(err) for s in _TORCH_WRITE_FAILURES)
 
 
 class _AtomicDiskSaver(DiskSaver):
@@ -53,7 +77,19 @@ class _AtomicDiskSaver(DiskSaver):
         self.filename = filename
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
-        super().__call__(checkpoint, self.filename or filename, metadata)
+        path = Path(self.dirname) / (self.filename or filename)
+        try:
+            super().__call__(checkpoint, self.filename or filename, metadata)
+        except (OSError, RuntimeError) as err:
+            if not _is_write_failure(err):
+                raise
+            free = shutil.disk_usage(self.dirname).free
+            what = "no space left on the disk" if isinstance(err, OSError) else "the disk is probably full"
+            raise CheckpointWriteError(
+                f"could not write the checkpoint {path}: {what} ({free} bytes free; the previous version of the "
+                "file, if any, is intact). Free some space, or continue in a folder on another disk (copy the "
+                "checkpoints there, then --ckpt_dir <it> --resume true)."
+            ) from err
 
     def remove(self, filename: str) -> None:
         if self.filename is None:
@@ -127,6 +163,10 @@ class LatestCheckpointHandler:
 
     In a distributed run attach it on every rank: every rank resumes from the checkpoint (so weights, optimizer and
     epoch agree), and only rank 0 writes and deletes files.
+
+    When training starts (before the first epoch), the free space in ``ckpt_dir`` is checked against the size of the
+    saved networks (:func:`engines.check_checkpoint_space`): a disk too full for the checkpoints stops the run then,
+    not after an epoch.
     """
 
     def __init__(
@@ -157,10 +197,19 @@ class LatestCheckpointHandler:
                 CheckpointLoader(load_path=str(path), load_dict=objects, map_location="cpu").attach(engine)
         # n_saved=None: Ignite would delete the previous file before writing the new one; _remove_others deletes
         # it only after the new one is complete (written atomically)
+        engine.add_event_handler(Events.STARTED, self._check_space)
         AtomicCheckpointSaver(
             save_dir=self.ckpt_dir, save_dict=objects, save_interval=self.save_interval, n_saved=None
         ).attach(engine)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_interval), self._remove_others)
+
+    def _check_space(self, engine: Engine) -> None:
+        """Before the first epoch: room in ``ckpt_dir`` for the checkpoints (:func:`engines.check_checkpoint_space`)."""
+        from .preflight import check_checkpoint_space  # preflight imports this module
+
+        networks = [obj for obj in self.save_dict.values() if isinstance(obj, torch.nn.Module)]
+        if networks and is_main_process():
+            check_checkpoint_space(self.ckpt_dir, networks)
 
     def _remove_others(self, engine: Engine) -> None:
         """Delete the ``checkpoint_epoch=N.pt`` files other than the one just saved for this epoch."""

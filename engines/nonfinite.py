@@ -8,11 +8,12 @@ from ignite.engine import Engine, Events
 from ignite.handlers import TerminateOnNan
 
 from .checkpoint import latest_checkpoint
+from .errors import UserFacingError
 
 __all__ = ["NonFiniteLossError", "StopOnNonFiniteLoss"]
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserFacingError, RuntimeError):
     """The training loss became NaN or infinite."""
 
 

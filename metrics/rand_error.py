@@ -68,7 +68,9 @@ def binary_rand_error(
 
     Note: an empty prediction puts every true-foreground pixel into one segment, so against a ground truth made
     of a single component it scores 0 (the Rand index only judges how pixels are grouped, not which are
-    foreground); use it with Dice/IoU, as seed 002 does with the pixel error.
+    foreground); use it with Dice/IoU, as seed 002 does with the pixel error. Likewise an all-foreground
+    prediction is one segment: it scores the merge of all true cells (0.95 on a 64 x 64 synthetic ISBI page of 48
+    cells), and 0 only against a ground truth of a single component, as ``skimage.metrics.adapted_rand_error``.
 
     Args:
         y_pred: binary prediction (any spatial shape, 2D or 3D).

@@ -25,6 +25,9 @@ sys.path.insert(0, str(ROOT))
 from transforms.brats import BRATS_LABELS, BRATS_MODALITIES  # noqa: E402
 from transforms.integrity import check_dataset, exit_with_report  # noqa: E402
 from transforms.isbi import ISBI_LABELS  # noqa: E402
+from engines.errors import install_excepthook  # noqa: E402
+
+install_excepthook()  # our errors end in their message; the full traceback goes to a file (engines/errors.py)
 
 
 def build_parser() -> argparse.ArgumentParser:

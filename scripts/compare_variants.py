@@ -29,6 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from experiments import ComparisonRunner, MatrixError, expand_matrix, read_matrix_file  # noqa: E402
 from data.errors import DatasetError  # noqa: E402
+from engines.errors import install_excepthook  # noqa: E402
+
+install_excepthook()  # our errors end in their message; the full traceback goes to a file (engines/errors.py)
 
 
 def parse_set(items: list[str]) -> dict:

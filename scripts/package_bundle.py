@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sharing.package import package_bundle  # noqa: E402
+from engines.errors import install_excepthook  # noqa: E402
+
+install_excepthook()  # our errors end in their message; the full traceback goes to a file (engines/errors.py)
 
 
 def parse_set(items: list[str]) -> dict:

@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sharing.verify import VerifyResult, verify_bundle  # noqa: E402
+from engines.errors import install_excepthook  # noqa: E402
+
+install_excepthook()  # our errors end in their message; the full traceback goes to a file (engines/errors.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -81,6 +81,16 @@ def delete(relative: str) -> Callable[[Path], None]:
     return lambda root: (root / relative).unlink()
 
 
+def symlink_loop(relative: str) -> Callable[[Path], None]:
+    """Replace a file by a symbolic link to itself."""
+
+    def corrupt(root: Path) -> None:
+        (root / relative).unlink()
+        (root / relative).symlink_to(root / relative)
+
+    return corrupt
+
+
 def rename(relative: str, new_name: str) -> Callable[[Path], None]:
     return lambda root: (root / relative).rename((root / relative).with_name(new_name))
 
@@ -194,6 +204,8 @@ CORPUS = [
     BadInput("affine mismatch", "msd_task01", MSD_LABEL, rewrite_affine(MSD_LABEL, spacing=1.5)),
     BadInput("missing file", "msd_task01", MSD_IMAGE, delete(MSD_IMAGE)),
     BadInput("missing dataset.json", "msd_task01", "dataset.json", delete("dataset.json")),
+    BadInput("empty file", "msd_task01", MSD_LABEL, lambda root: (root / MSD_LABEL).write_bytes(b"")),
+    BadInput("symbolic link loop", "msd_task01", MSD_IMAGE, symlink_loop(MSD_IMAGE)),
     # BraTS2020 (one folder per case, one 3D NIfTI per modality)
     BadInput("truncated gzip", "brats2020", BRATS_T1CE, truncate(BRATS_T1CE, 0.5)),
     BadInput("wrong dimension", "brats2020", BRATS_T1CE, rewrite_nifti(BRATS_T1CE, lambda a: a[..., 0])),

@@ -10,7 +10,9 @@ first two axes of the numpy array); DICOM series folders through ITK.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 import nibabel as nib
@@ -18,11 +20,41 @@ import numpy as np
 
 from data.errors import DatasetError
 
-__all__ = ["ITK_SUFFIXES", "NIFTI_SUFFIXES", "PIL_SUFFIXES", "image_suffix", "read_image_header", "read_image_shape"]
+__all__ = [
+    "ITK_SUFFIXES",
+    "NIFTI_SUFFIXES",
+    "PIL_SUFFIXES",
+    "file_problem",
+    "image_suffix",
+    "read_image_header",
+    "read_image_shape",
+]
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
 PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def file_problem(path: str | os.PathLike) -> str | None:
+    """What keeps ``path`` from being read, before any reader tries it, or None.
+
+    Returns:
+        ``"file not found"``, ``"symbolic link loop (...)"``, ``"broken symbolic link to <target>"``, ``"empty
+        file (0 bytes) ..."``, ``"cannot be opened (<reason>)"``; None for a non-empty file or a folder.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop (the link leads back to itself); replace it with the file or a link to it"
+        if os.path.islink(path):
+            return f"broken symbolic link to {os.readlink(path)} (no such file)"
+        if err.errno == errno.ENOENT:
+            return "file not found"
+        return f"cannot be opened ({err.strerror})"
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+        return "empty file (0 bytes); copy it again from the source"
+    return None
 
 
 def image_suffix(path: str | os.PathLike) -> str:
@@ -108,11 +140,13 @@ def read_image_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.ndar
         (float64, 4 x 4), or None for the other formats.
 
     Raises:
-        DatasetError: the file is missing or its header cannot be read; the message names the file.
+        DatasetError: the file is missing, empty, a symbolic link loop, or its header cannot be read; the message
+            names the file.
     """
     path = str(path)
-    if not os.path.exists(path):
-        raise DatasetError(f"{path}: file not found.")
+    problem = file_problem(path)
+    if problem is not None:
+        raise DatasetError(f"{path}: {problem}.")
     suffix = image_suffix(path)
     try:
         if os.path.isdir(path):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from data.errors import DatasetError
-from transforms.image_headers import image_suffix, read_image_header
+from transforms.image_headers import file_problem, image_suffix, read_image_header
 
 __all__ = [
     "case_id_from_path",
@@ -65,8 +65,11 @@ def read_msd_dataset_json(dataset_dir: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
-def _entries(meta: dict[str, Any], section: str, json_path: Path, dataset_dir: Path) -> list[dict]:
-    """MONAI-style dictionaries of one section, with absolute paths and a ``case_id``."""
+def _entries(
+    meta: dict[str, Any], section: str, json_path: Path, dataset_dir: Path, allow_outside_paths: bool = False
+) -> list[dict]:
+    """MONAI-style dictionaries of one section, with absolute paths and a ``case_id``; a path leading out of
+    ``dataset_dir`` (``../other_set/...``, an absolute path elsewhere) is an error unless ``allow_outside_paths``."""
     if not isinstance(meta.get(section), list):
         sections = sorted(k for k, v in meta.items() if isinstance(v, list))
         raise DatasetError(f"{json_path}: no {section!r} list (lists present: {sections}).")
@@ -79,7 +82,14 @@ def _entries(meta: dict[str, Any], section: str, json_path: Path, dataset_dir: P
             raise DatasetError(f"{json_path}: training[{index}] = {entry!r} has no 'label' path.")
         for key in _PATH_KEYS:
             if isinstance(item.get(key), str):
-                item[key] = os.path.normpath(os.path.join(dataset_dir, item[key]))
+                listed, item[key] = item[key], os.path.normpath(os.path.join(dataset_dir, item[key]))
+                base = os.path.normpath(dataset_dir)
+                if not allow_outside_paths and os.path.commonpath([base, item[key]]) != base:
+                    raise DatasetError(
+                        f"{json_path}: {section}[{index}] {key} {listed!r} points outside the data set folder "
+                        f"{base} (to {item[key]}). Fix the entry, or allow it with "
+                        "load_msd_datalist(..., allow_outside_paths=True)."
+                    )
         item["case_id"] = case_id_from_path(item["image"])
         if item["case_id"] in seen:
             raise DatasetError(
@@ -100,22 +110,20 @@ def _raise_all(problems: list[str], what: str) -> None:
 
 
 def check_msd_files(datalist: Sequence[dict], source: str | os.PathLike = "the data list") -> None:
-    """Check that every ``image``/``label`` path of ``datalist`` is an existing file.
+    """Check that every ``image``/``label`` path of ``datalist`` is an existing, non-empty file (or a DICOM folder):
+    a missing file, a broken link, a symbolic link loop and an empty file are each named as such.
 
     Args:
         datalist: dictionaries as returned by :func:`load_msd_datalist`.
         source: where the list came from, quoted in the message (e.g. the ``dataset.json`` path).
 
     Raises:
-        DatasetError: naming every missing file (up to 20) and the list that names it.
+        DatasetError: naming every missing or unreadable file (up to 20), why, and the list that names it.
     """
-    problems = [
-        f"{item[key]} (listed in {source}) not found"
-        for item in datalist
-        for key in _PATH_KEYS
-        if isinstance(item.get(key), str) and not os.path.exists(item[key])  # a DICOM series is a folder
-    ]
-    _raise_all(problems, "listed file(s) missing")
+    paths = [item[key] for item in datalist for key in _PATH_KEYS if isinstance(item.get(key), str)]
+    found = [(path, file_problem(path)) for path in paths]
+    problems = [f"{path} (listed in {source}): {problem}" for path, problem in found if problem is not None]
+    _raise_all(problems, "listed file(s) missing or unreadable")
 
 
 def check_msd_headers(datalist: Sequence[dict], num_channels: int | None = 4) -> None:
@@ -184,6 +192,7 @@ def load_msd_datalist(
     check_files: bool = True,
     check_headers: bool = True,
     num_channels: int | None = 4,
+    allow_outside_paths: bool = False,
 ) -> list[dict]:
     """Read one section of an MSD ``dataset.json`` as a MONAI data list, checked before any training starts.
 
@@ -198,19 +207,21 @@ def load_msd_datalist(
         check_headers: check shapes from the NIfTI headers (see :func:`check_msd_headers`); implies the
             existence check.
         num_channels: image channels expected by the header check (MSD Task01: 4).
+        allow_outside_paths: accept paths that lead out of ``dataset_dir`` (``../other_set/imagesTr/x.nii.gz``);
+            by default they are an error, so that a data set never silently reads another one's files.
 
     Returns:
         A list of dictionaries, in the order of ``dataset.json``.
 
     Raises:
         DatasetError: ``dataset.json`` missing, not valid JSON, without ``training`` or ``section``, an entry
-            without ``image`` (or ``label`` in ``training``), a case listed twice, a listed file missing, or a
-            bad header. The message names the offending file(s).
+            without ``image`` (or ``label`` in ``training``), a path outside ``dataset_dir``, a case listed twice,
+            a listed file missing, or a bad header. The message names the offending file(s).
     """
     root = Path(dataset_dir).expanduser().absolute()
     meta = read_msd_dataset_json(root)
     json_path = root / "dataset.json"
-    datalist = _entries(meta, section, json_path, root)
+    datalist = _entries(meta, section, json_path, root, allow_outside_paths=allow_outside_paths)
     if check_files or check_headers:
         check_msd_files(datalist, source=json_path)
     if check_headers:

@@ -96,7 +96,9 @@ def test_evaluate_writes_per_case_table_of_classes_and_regions(trained, brats, t
         # enhancing tumour: the class (BraTS label 4) and the region ET are the same voxels
         assert values["dice_class3_ET"] == pytest.approx(values["dice_ET"], abs=1e-5)
     means = {r[0]: float(r[1]) for r in csv.reader((out / "metrics.csv").read_text().splitlines()) if len(r) == 2}
-    assert {"val_brats_dice", "val_brats_hd95", "val_class_dice", "val_class_iou", "val_accuracy"} <= set(means)
+    # the test cases' metrics are named test_* (validation's are val_*)
+    assert {"test_brats_dice", "test_brats_hd95", "test_class_dice", "test_class_iou", "test_accuracy"} <= set(means)
+    assert not [name for name in means if name.startswith("val_")], means
     assert (out / "pictures" / "evaluation_epoch001.png").is_file()
 
 

@@ -121,10 +121,11 @@ def test_bundle_evaluates_with_stock_cli(bundle, trained, datasets, tmp_path):
     root, out = trained(bundle), tmp_path / "eval"
     _run(bundle, "evaluate", datasets[bundle], root, "--output_dir", str(out))
     metrics = (out / "metrics.csv").read_text()
-    assert "val_mean_iou" in metrics and "val_mean_dice" in metrics
+    assert "test_mean_iou" in metrics and "test_mean_dice" in metrics  # the test split: test_*, not val_*
+    assert "val_" not in metrics
     if bundle != "figshare_unetplusplus":
-        assert "val_miou" in metrics and "val_aver_dice" in metrics  # seed 004's mIoU and Aver_dice
-    assert (out / "val_mean_iou_raw.csv").is_file()
+        assert "test_miou" in metrics and "test_aver_dice" in metrics  # seed 004's mIoU and Aver_dice
+    assert (out / "test_mean_iou_raw.csv").is_file()
 
 
 @pytest.mark.parametrize("bundle", BUNDLES)

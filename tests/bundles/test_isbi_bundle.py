@@ -83,11 +83,13 @@ def test_evaluates_pixel_and_rand_error_per_page(trained, isbi_dir, tmp_path):
     out = tmp_path / "eval"
     _run("evaluate", isbi_dir, trained, output_dir=out)
     metrics = dict(csv.reader((out / "metrics.csv").open()))
-    for name in ("val_pixel_error", "val_rand_error", "val_mean_iou", "val_mean_dice"):
+    # the test pages' metrics are named test_* (validation's are val_*)
+    assert not [name for name in metrics if name.startswith("val_")], metrics
+    for name in ("test_pixel_error", "test_rand_error", "test_mean_iou", "test_mean_dice"):
         assert name in metrics and 0.0 <= float(metrics[name]) <= 1.0, name
-    assert float(metrics["val_pixel_error"]) == pytest.approx(1.0 - float(metrics["val_accuracy"]))
+    assert float(metrics["test_pixel_error"]) == pytest.approx(1.0 - float(metrics["test_accuracy"]))
     test_pages = _parser("evaluate", isbi_dir).get_parsed_content("data#test_files")
-    rows = list(csv.reader((out / "val_rand_error_raw.csv").open()))[1:]
+    rows = list(csv.reader((out / "test_rand_error_raw.csv").open()))[1:]
     assert [r[0] for r in rows] == [f"train-volume.tif:{d['case_id']}" for d in test_pages]  # one row per page
     assert (out / "pictures" / "evaluation_epoch001.png").is_file()
 

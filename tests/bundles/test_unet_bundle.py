@@ -143,8 +143,8 @@ def test_bad_image_fails_before_training_naming_the_file(synthetic_msd_dir, tmp_
         bundle_cmd("train.yaml", *args, *TINY, "--epochs", "1"), cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 1, f"exit status {proc.returncode}\n{proc.stderr[-3000:]}"  # 134 would be an abort
-    # our error, as printed in the chained traceback (its message may span lines: a list of files)
-    error = proc.stderr.partition("data.errors.DatasetError: ")[2].partition("\n\n")[0]
+    # our error, last (its message may span lines: a list of files), then where the full traceback is
+    error = proc.stderr.rpartition("ERROR: ")[2].rpartition("\n(full traceback in ")[0]
     assert str(bad) in error and message in error, proc.stderr[-3000:]
     assert "Epoch" not in proc.stdout + proc.stderr, "training started"
     assert not (tmp_path / "models").exists()

@@ -97,3 +97,20 @@ def test_empty_truth_conventions_and_mean_over_images():
     keep = RandErrorMetric(ignore_empty=False)
     assert keep(pred, gt).flatten().tolist() == pytest.approx([0.4, 1.0, 0.0])
     assert keep.aggregate().item() == pytest.approx((0.4 + 1.0 + 0.0) / 3)
+
+
+def test_all_foreground_prediction_is_the_merge_of_all_cells():
+    """An all-foreground prediction (no membrane) is one segment: the merge of every true cell, as skimage scores
+    it; 0 only when the truth itself is one component (the Rand index judges grouping, not foreground)."""
+    gt = np.zeros((12, 12), bool)
+    gt[:, :] = True
+    gt[4, :] = gt[:, 4] = gt[:, 9] = False  # membranes: 6 cells
+    pred = np.ones_like(gt)
+    true_labels = skimage_label(gt, connectivity=1)
+    assert true_labels.max() == 6
+    expected = skimage_rand_error(true_labels, skimage_label(pred, connectivity=1))[0]
+    assert expected > 0.5
+    assert binary_rand_error(pred, gt) == pytest.approx(expected)
+    batch = lambda mask: torch.from_numpy(mask)[None, None].float()  # noqa: E731
+    assert RandErrorMetric()(batch(pred), batch(gt)).item() == pytest.approx(expected, rel=1e-6)
+    assert binary_rand_error(cols(0, 1, 2, 3), cols(0, 1)) == 0.0  # one true cell: the grouping is right

@@ -12,6 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from data.problems import IntegrityReport
+from transforms.image_headers import file_problem
 from transforms.integrity.volumes import (
     DuplicateFinder,
     check_finite,
@@ -87,8 +88,11 @@ def _expected_channels(meta: dict, json_path: Path, num_channels: int | None, re
     return num_channels
 
 
-def _entries(meta: dict, section: str, json_path: Path, root: Path, report: IntegrityReport) -> list[dict]:
-    """Items of one section with absolute paths; malformed entries and duplicated cases are errors."""
+def _entries(
+    meta: dict, section: str, json_path: Path, root: Path, report: IntegrityReport, allow_outside_paths: bool = False
+) -> list[dict]:
+    """Items of one section with absolute paths; malformed entries, duplicated cases and (unless allowed) paths
+    leading out of ``root`` are errors."""
     if section not in meta:
         return []
     if not isinstance(meta[section], list):
@@ -103,9 +107,18 @@ def _entries(meta: dict, section: str, json_path: Path, root: Path, report: Inte
         if section == "training" and not isinstance(item.get("label"), str):
             report.error(json_path, f"{section}[{index}] = {entry!r} has no 'label' path")
             continue
+        outside = []
         for key in ("image", "label"):
             if isinstance(item.get(key), str):
-                item[key] = os.path.normpath(os.path.join(root, item[key]))
+                listed, item[key] = item[key], os.path.normpath(os.path.join(root, item[key]))
+                base = os.path.normpath(root)
+                if not allow_outside_paths and os.path.commonpath([base, item[key]]) != base:
+                    outside.append(f"{section}[{index}] {key} {listed!r} points outside the data set folder (to "
+                                   f"{item[key]}); fix the entry, or allow it with allow_outside_paths")  # fmt: skip
+        for message in outside:
+            report.error(json_path, message)
+        if outside:
+            continue
         case_id = case_id_from_path(item["image"])
         if case_id in seen:
             report.error(
@@ -124,7 +137,7 @@ def _check_case(
     image_path, label_path = item["image"], item.get("label")
     listed = f"listed in dataset.json as {item['entry']}"
     image = None
-    if not os.path.exists(image_path):
+    if not os.path.lexists(image_path) or file_problem(image_path) == "file not found":
         report.error(image_path, f"image not found ({listed})")
     else:
         image = read_volume(image_path, report, "image")
@@ -140,7 +153,7 @@ def _check_case(
         duplicates.add(image_path, image.array)
     if label_path is None:
         return
-    if not os.path.exists(label_path):
+    if not os.path.lexists(label_path) or file_problem(label_path) == "file not found":
         report.error(label_path, f"label not found ({listed})")
         return
     label = read_volume(label_path, report, "label")
@@ -179,6 +192,7 @@ def check_msd_task01(
     labels: Sequence[int] | None = None,
     sections: Sequence[str] = ("training", "test"),
     progress: bool = True,
+    allow_outside_paths: bool = False,
 ) -> IntegrityReport:
     """Check an MSD task folder and report every problem, each with its file.
 
@@ -195,6 +209,7 @@ def check_msd_task01(
         labels: label values expected; None: the keys of ``labels`` in ``dataset.json``.
         sections: lists of ``dataset.json`` whose files are checked.
         progress: show a progress bar over the cases.
+        allow_outside_paths: accept ``dataset.json`` paths that lead out of the folder (an error otherwise).
 
     Returns:
         The :class:`~transforms.integrity.IntegrityReport`.
@@ -212,7 +227,7 @@ def check_msd_task01(
     _declared_count(meta, json_path, "numTest", "test", report)
     expected_labels = _expected_labels(meta, json_path, labels, report)
     channels = _expected_channels(meta, json_path, num_channels, report)
-    items = [item for section in sections for item in _entries(meta, section, json_path, root, report)]
+    items = [item for section in sections for item in _entries(meta, section, json_path, root, report, allow_outside_paths)]
     report.num_cases = len(items)
     duplicates = DuplicateFinder(report, "image")
     for item in tqdm(items, desc="checking MSD cases", unit="case", disable=not progress):

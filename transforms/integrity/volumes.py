@@ -14,7 +14,7 @@ from typing import NamedTuple
 import nibabel as nib
 import numpy as np
 
-from transforms.image_headers import NIFTI_SUFFIXES, image_suffix
+from transforms.image_headers import NIFTI_SUFFIXES, file_problem, image_suffix
 from data.problems import IntegrityReport
 
 __all__ = [
@@ -63,8 +63,9 @@ def read_volume(path: str | os.PathLike, report: IntegrityReport, what: str = "v
         The decoded :class:`Volume`, or None after recording the error.
     """
     path = str(path)
-    if not os.path.exists(path):
-        report.error(path, f"{what} file not found")
+    problem = file_problem(path)
+    if problem is not None:
+        report.error(path, f"{what} {problem}" if problem == "file not found" else f"{what}: {problem}")
         return None
     try:
         if image_suffix(path) == ".nii.gz":
