@@ -312,7 +312,7 @@ def save_figure(
 
 def _read_case_dice(csv_path: Path) -> dict[str, float]:
     """Case id -> Dice from MetricsSaver's ``val_mean_dice_raw.csv`` (first column the image file)."""
-    from transforms import case_id_from_path
+    from data.headers import case_id_from_path
 
     dice = {}
     with open(csv_path, newline="") as f:

@@ -63,7 +63,7 @@ def make_split(
 ) -> dict[str, Any]:
     """Held-out test, validation and training cases of an MSD data set, by case and deterministic.
 
-    The test cases are split off first (``transforms.split_by_case`` with ``test_fraction``), the rest is split
+    The test cases are split off first (``data.splits.split_by_group`` with ``test_fraction``), the rest is split
     into training and validation (``val_fraction``), both with ``seed``. Every run of a comparison uses these
     lists, whatever its own ``seed``.
 
@@ -71,11 +71,12 @@ def make_split(
         ``{"dataset_dir", "test_fraction", "val_fraction", "split_seed", "train", "val", "test"}``; the last
         three are lists of datalist items (``image``, ``label``, ``case_id``).
     """
-    from transforms import load_msd_datalist, split_by_case
+    from data.splits import split_by_group
+    from formats import FORMATS
 
-    datalist = load_msd_datalist(dataset_dir, section="training")
-    trainval, test = split_by_case(datalist, val_fraction=test_fraction, seed=seed)
-    train, val = split_by_case(trainval, val_fraction=val_fraction, seed=seed)
+    datalist = FORMATS.open(dataset_dir, "msd", num_channels=4).training
+    trainval, test = split_by_group(datalist, (1 - test_fraction, test_fraction), seed=seed)
+    train, val = split_by_group(trainval, (1 - val_fraction, val_fraction), seed=seed)
     if not test or not val:
         raise MatrixError(
             f"{Path(dataset_dir) / 'dataset.json'}: {len(datalist)} cases give {len(train)} train / {len(val)} "

@@ -43,7 +43,7 @@ from monai.data import CacheDataset, DataLoader, Dataset, GridPatchDataset, Patc
 from monai.transforms import Compose, SqueezeDimd  # noqa: E402
 
 import transforms  # noqa: E402
-from transforms import generate_msd_task01  # noqa: E402
+from formats.msd.synthetic import generate_msd_task01  # noqa: E402
 
 STORE_YAML = "%bundles/common/configs/msd_task01_2d_store.yaml"
 

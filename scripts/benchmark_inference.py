@@ -39,7 +39,7 @@ import torch  # noqa: E402
 from monai.bundle import ConfigParser  # noqa: E402
 
 from networks import count_parameters  # noqa: E402
-from transforms import generate_msd_task01  # noqa: E402
+from formats.msd.synthetic import generate_msd_task01  # noqa: E402
 
 
 def bundle_parser(dataset_dir: str, out_dir: str, ckpt_dir: str, dtype: str, overrides: dict) -> ConfigParser:

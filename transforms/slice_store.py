@@ -46,7 +46,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from data.errors import DatasetError
-from transforms.msd_datalist import case_id_from_path
+from data.headers import case_id_from_path
 
 __all__ = [
     "FLOAT16_RELATIVE_ERROR",

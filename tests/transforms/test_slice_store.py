@@ -14,7 +14,8 @@ import torch
 from monai.bundle import ConfigParser
 from monai.transforms import ResizeWithPadOrCrop
 
-from transforms import DatasetError, SliceStore, StoreSliceDataset, StoreVolumeDataset, write_slice_store
+from data.errors import DatasetError
+from transforms import SliceStore, StoreSliceDataset, StoreVolumeDataset, write_slice_store
 from transforms.slice_store import FLOAT16_RELATIVE_ERROR, centre_window, nonzero_box
 
 ROOT = Path(__file__).resolve().parents[2]

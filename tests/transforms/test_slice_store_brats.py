@@ -1,6 +1,6 @@
 """The slice store serves bundles/brats_unet: brats_2d_store.yaml#data gives the slices and validation volumes of
 brats_2d.yaml#data within float16 rounding, a BraTS case (one file per modality) is written again when any of its
-files changes, and scripts/build_slice_store.py --format brats builds the store training opens."""
+files changes, and scripts/build_slice_store.py --format brats2020 builds the store training opens."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from monai.transforms import Compose
 
 from transforms import SliceStore, StoreVolumeDataset, write_slice_store
 from transforms.slice_store import FLOAT16_RELATIVE_ERROR, _stat
-from transforms.synthetic_brats import generate_brats2020
+from formats.brats2020.synthetic import generate_brats2020
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE_DATA = "%bundles/common/configs/brats_2d_store.yaml#data"
@@ -53,7 +53,7 @@ def store_dir(brats, tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("brats_store")
     overrides = [x for k, v in TINY.items() for x in (f"--{k}", str(v))]
-    assert main(["--format", "brats", "--dataset_dir", str(brats), "--store_dir", str(path), *overrides]) == 0
+    assert main(["--format", "brats2020", "--dataset_dir", str(brats), "--store_dir", str(path), *overrides]) == 0
     return path
 
 
@@ -79,7 +79,7 @@ def test_script_stores_training_and_validation_cases_not_test_cases(brats, store
 
     before = {p.name: p.stat().st_mtime_ns for p in store_dir.iterdir()}
     overrides = [x for k, v in TINY.items() for x in (f"--{k}", str(v))]
-    main(["--format", "brats", "--dataset_dir", str(brats), "--store_dir", str(store_dir), *overrides])
+    main(["--format", "brats2020", "--dataset_dir", str(brats), "--store_dir", str(store_dir), *overrides])
     assert {p.name: p.stat().st_mtime_ns for p in store_dir.iterdir()} == before
 
 
@@ -215,7 +215,7 @@ def test_script_rejects_overrides_that_are_not_pairs(brats, tmp_path):
     from scripts.build_slice_store import main
 
     with pytest.raises(SystemExit, match="--key value pairs"):
-        main(["--format", "brats", "--dataset_dir", str(brats), "--store_dir", str(tmp_path), "--image_size"])
+        main(["--format", "brats2020", "--dataset_dir", str(brats), "--store_dir", str(tmp_path), "--image_size"])
 
 
 if __name__ == "__main__":  # pragma: no cover
