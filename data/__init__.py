@@ -1,5 +1,5 @@
-"""The data side that is not a transform: errors of bad data sets and the one problem collector (more to come:
-data sets, caches, the slice store, splits, fingerprint and plan)."""
+"""The data side that is not a transform: errors of bad data sets, the one problem collector, image headers, checks
+of decoded files, splits, data sets of decoded volumes (cache, 3D -> 2D slices) and the preprocessed slice store."""
 
 from data.errors import DatasetError
 from data.problems import ERROR, MAX_LISTED, WARNING, Finding, IntegrityReport

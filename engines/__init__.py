@@ -5,13 +5,11 @@ from __future__ import annotations
 from .case_table import CaseTableWriter
 from .checkpoint import AtomicCheckpointSaver, LatestCheckpointHandler, latest_checkpoint
 from .distributed import is_distributed, is_main_process
-from .inferers import AdaptiveSliceInferer, is_out_of_memory
 from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .outputs import OutputFolderError, check_outputs
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
 from .precision import (
-    AutocastInferer,
     MixedPrecisionEvaluator,
     MixedPrecisionTrainer,
     resolve_amp_dtype,
@@ -21,9 +19,7 @@ from .progress import ProgressBarHandler
 from .timing import EpochTimeHandler, InferenceTimeHandler, TimeLimitHandler
 
 __all__ = [
-    "AdaptiveSliceInferer",
     "AtomicCheckpointSaver",
-    "AutocastInferer",
     "CaseTableWriter",
     "EpochTimeHandler",
     "InferenceTimeHandler",
@@ -40,7 +36,6 @@ __all__ = [
     "check_outputs",
     "is_distributed",
     "is_main_process",
-    "is_out_of_memory",
     "latest_checkpoint",
     "multiclass_figure",
     "overlay_figure",

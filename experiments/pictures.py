@@ -419,7 +419,7 @@ def run_pictures(run_dir: str | os.PathLike, num_gallery: int = 2, root: str | o
     """All pictures of one comparison run (``experiments.runner`` layout): :func:`draw_pictures` with the run's
     evaluate configs and override file (the held-out test cases), into ``<run_dir>/pictures`` and its TensorBoard
     log (``<run_dir>/train``)."""
-    from experiments.runner import config_files
+    from experiments.matrix import config_files
 
     run_dir, root = Path(run_dir).absolute(), Path(root).absolute()
     spec = json.loads((run_dir / "spec.json").read_text())

@@ -35,27 +35,13 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from experiments.matrix import BUNDLE_LOSS, LOSSES_FILE, MatrixError, RunSpec
+from experiments.matrix import BUNDLE_LOSS, LOSSES_FILE, MatrixError, RunSpec, config_files
 from experiments.tensorboard import read_scalars
 
-__all__ = ["ComparisonRunner", "config_files", "data_override", "make_split", "time_limit_override"]
+__all__ = ["ComparisonRunner", "data_override", "make_split", "time_limit_override"]
 
 TRAIN_DONE = "train.done"
 RESULT = "result.json"
-
-
-def config_files(bundle: str, config: str, root: str | os.PathLike = ".") -> list[str]:
-    """The bundle's config list as a user passes it: ``bundles/unet/configs/<config>.yaml`` plus the variant's
-    ``configs/variant.yaml`` (paths relative to the repository root)."""
-    files = [f"bundles/unet/configs/{config}.yaml"]
-    if bundle != "unet":
-        variant = f"bundles/{bundle}/configs/variant.yaml"
-        if not (Path(root) / variant).is_file():
-            raise MatrixError(
-                f"{Path(root) / variant}: not found; a compared bundle is unet or has configs/variant.yaml."
-            )
-        files.append(variant)
-    return files
 
 
 def make_split(

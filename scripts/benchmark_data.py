@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         cached = parser.get_parsed_content("data#train_dataset")
         n = len(cached)
         batch_aug = transforms.RandFlipShearBatchd(keys=["image", "label"], mode=["bilinear", "nearest"], shear_degrees=2.0)
-        cached_plain = transforms.VolumeSliceDataset(volumes, slice_transform=parser.get_parsed_content("data#to_float"))
+        cached_plain = data.datasets.VolumeSliceDataset(volumes, slice_transform=parser.get_parsed_content("data#to_float"))
 
         # the store
         t = time.perf_counter()

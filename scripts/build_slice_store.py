@@ -2,7 +2,7 @@
 
 Each case is loaded, checked and pre-processed once by the bundle's volume transforms, cropped to the bounding box
 of its non-zero voxels and written as float16 / uint8 ``.npy`` files with its geometry (see
-``transforms/slice_store.py``). Cases already stored from unchanged source files are skipped.
+``data/slice_store.py``). Cases already stored from unchanged source files are skipped.
 
 ``--format msd`` (default): MSD Task01 (``bundles/unet``, ``msd_task01_2d_store.yaml``): every case of the
 ``training`` section, through the volume transforms of ``msd_task01_2d.yaml`` without the in-plane crop.

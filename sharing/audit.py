@@ -31,7 +31,7 @@ __all__ = [
     "ALLOWED_MODULES", "OUR_PACKAGES", "SAFE_BUILTINS", "DENIED", "Entry", "audit_config", "expression_roots",
 ]  # fmt: skip
 
-OUR_PACKAGES = ("networks", "transforms", "losses", "metrics", "engines", "data", "formats")
+OUR_PACKAGES = ("networks", "transforms", "losses", "metrics", "engines", "data", "formats", "inferers")
 ALLOWED_MODULES = ("monai", "torch", "numpy", "math", "ignite", "os.path", *OUR_PACKAGES)
 # names MONAI's ConfigParser puts in the globals of every expression (ConfigParser.__init__ default `globals`)
 MONAI_GLOBALS = {"monai": "monai", "torch": "torch", "np": "numpy", "numpy": "numpy"}

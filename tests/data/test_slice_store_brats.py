@@ -15,8 +15,8 @@ import torch
 from monai.bundle import ConfigParser
 from monai.transforms import Compose
 
-from transforms import SliceStore, StoreVolumeDataset, write_slice_store
-from transforms.slice_store import FLOAT16_RELATIVE_ERROR, _stat
+from data.slice_store import SliceStore, StoreVolumeDataset, write_slice_store
+from data.slice_store import FLOAT16_RELATIVE_ERROR, _stat
 from formats.brats2020.synthetic import generate_brats2020
 
 ROOT = Path(__file__).resolve().parents[2]

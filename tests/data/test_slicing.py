@@ -6,7 +6,7 @@ import torch
 from monai.data import CacheDataset, MetaTensor
 from monai.transforms import Lambdad
 
-from transforms.slicing import VolumeSliceDataset, take_slice
+from data.datasets import VolumeSliceDataset, take_slice
 
 
 def _volumes(depths=(3, 5, 2)):

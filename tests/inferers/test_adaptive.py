@@ -6,7 +6,7 @@ import pytest
 import torch
 from monai.inferers import SliceInferer
 
-from engines import AdaptiveSliceInferer, is_out_of_memory
+from inferers import AdaptiveSliceInferer, is_out_of_memory
 from networks import ModularUNet
 
 

@@ -455,7 +455,7 @@ class StoreSliceDataset(Dataset):
     """Map-style dataset of the 2D slices of the cases of a :class:`SliceStore`.
 
     Sample ``i`` is slice ``z`` of case ``c`` for the ``(c, z)`` that ``i`` enumerates in order, every slice along
-    the store's axis counted (as :class:`~transforms.VolumeSliceDataset` over the cached pipeline does), cropped
+    the store's axis counted (as :class:`~data.datasets.VolumeSliceDataset` over the cached pipeline does), cropped
     or padded in-plane to ``roi_size`` about the centre of the source slice (as ``ResizeWithPadOrCropd``).
 
     Args:

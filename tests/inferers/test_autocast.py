@@ -6,7 +6,7 @@ import pytest
 import torch
 from monai.inferers import SimpleInferer, SliceInferer
 
-from engines import AutocastInferer
+from inferers import AutocastInferer
 
 
 def test_bf16_on_cpu_returns_float32_close_to_fp32():

@@ -7,7 +7,7 @@ from monai.inferers import Inferer
 from parameterized import parameterized
 
 from networks import ModularUNet
-from transforms.overlap_tile import OverlapTileInferer, mirror_indices, mirror_pad
+from inferers.overlap_tile import OverlapTileInferer, mirror_indices, mirror_pad
 
 
 def _tiny_valid_net(spatial_dims: int = 2, depth: int = 2, features: int = 4) -> torch.nn.Module:

@@ -6,7 +6,7 @@ import time
 import pytest
 from monai.transforms import Compose, Lambda
 
-from transforms.cache import VolumeCacheDataset
+from data.datasets import VolumeCacheDataset
 
 
 def _counting(fail_at: int | None, calls: list):

@@ -15,8 +15,8 @@ from monai.bundle import ConfigParser
 from monai.transforms import ResizeWithPadOrCrop
 
 from data.errors import DatasetError
-from transforms import SliceStore, StoreSliceDataset, StoreVolumeDataset, write_slice_store
-from transforms.slice_store import FLOAT16_RELATIVE_ERROR, centre_window, nonzero_box
+from data.slice_store import SliceStore, StoreSliceDataset, StoreVolumeDataset, write_slice_store
+from data.slice_store import FLOAT16_RELATIVE_ERROR, centre_window, nonzero_box
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE_DATA = "%bundles/common/configs/msd_task01_2d_store.yaml#data"
