@@ -3,7 +3,7 @@
 
 - through the reader path the bundles use (the bundle's data YAML: data list, then the load/check transforms of
   every item), with a :class:`~data.DatasetError` whose message names the bad file, and
-- in the integrity check (``transforms.integrity.check_dataset``), as an error about that file,
+- in the integrity check (``formats.integrity.check_dataset``), as an error about that file,
 
 and neither may change, add or delete a file of the data set (the folder is hashed before and after).
 
