@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from data.errors import DatasetError
 
-__all__ = ["ERROR", "WARNING", "Finding", "IntegrityReport"]
+__all__ = ["ERROR", "MAX_LISTED", "WARNING", "Finding", "IntegrityReport"]
 
 ERROR = "error"  # the data set cannot be trained on as it is
 WARNING = "warning"  # worth a look, training can go on (empty label maps, modalities with different geometry, ...)
+MAX_LISTED = 20  # findings spelled out in the message of a DatasetError (the report itself keeps them all)
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class IntegrityReport:
     """Findings of one check of one data set, in the order they were found.
 
     Args:
-        data_format: name of the format checked (``"msd_task01"``, ...), quoted in the summary.
+        data_format: name of the format checked (``"msd"``, ...), quoted in the summary.
         dataset_dir: the folder checked, quoted in the summary.
     """
 
@@ -45,6 +47,7 @@ class IntegrityReport:
         self.dataset_dir = str(dataset_dir)
         self.findings: list[Finding] = []
         self.num_cases = 0
+        self.state: dict[str, Any] = {}  # shared by the per-case checks of one run (e.g. a duplicate finder)
 
     def error(self, path: str | os.PathLike, message: str) -> None:
         """Record an error about ``path``."""
@@ -81,23 +84,32 @@ class IntegrityReport:
         return not self.errors
 
     def summary(self) -> str:
-        """One line: ``"dataset check (msd_task01) of /data/Task01: 2 error(s), 1 warning(s) in 484 case(s)"``."""
+        """One line: ``"dataset check (msd) of /data/Task01: 2 error(s), 1 warning(s) in 484 case(s)"``."""
         return (
             f"dataset check ({self.data_format}) of {self.dataset_dir}: {len(self.errors)} error(s), "
             f"{len(self.warnings)} warning(s) in {self.num_cases} case(s)"
         )
 
-    def format(self) -> str:
-        """Every finding on its own line (errors first, then warnings, each in order found), then the summary."""
+    def format(self, max_findings: int | None = None) -> str:
+        """Every finding on its own line (errors first, then warnings, each in order found), then the summary.
+
+        Args:
+            max_findings: list at most this many findings, then ``"... and N more"`` (None: all).
+        """
         lines = [str(f) for f in self.errors] + [str(f) for f in self.warnings]
+        if max_findings is not None and len(lines) > max_findings:
+            lines = lines[:max_findings] + [f"... and {len(lines) - max_findings} more"]
         return "\n".join(lines + [self.summary()])
 
-    def raise_if_errors(self) -> IntegrityReport:
+    def raise_if_errors(self, max_findings: int | None = MAX_LISTED) -> IntegrityReport:
         """Raise :class:`~data.DatasetError` with :meth:`format` as the message if there is an error.
+
+        Args:
+            max_findings: findings spelled out in the message (the first :data:`MAX_LISTED` by default).
 
         Returns:
             The report itself when there is none.
         """
         if self.errors:
-            raise DatasetError(self.format())
+            raise DatasetError(self.format(max_findings))
         return self

@@ -11,7 +11,6 @@ from .case_table import CaseTableWriter
 from .checkpoint import AtomicCheckpointSaver, CheckpointWriteError, LatestCheckpointHandler, latest_checkpoint
 from .distributed import is_distributed, is_main_process
 from .errors import UserFacingError, install_excepthook, register_user_error
-from .inferers import AdaptiveSliceInferer, is_out_of_memory
 from .metric_names import rename_metrics, split_prefix
 from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
@@ -19,7 +18,6 @@ from .outputs import OutputFolderError, check_outputs
 from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
 from .preflight import PreflightError, check_before_run, check_checkpoint_space, check_tile_fits
 from .precision import (
-    AutocastInferer,
     MixedPrecisionEvaluator,
     MixedPrecisionTrainer,
     resolve_amp_dtype,
@@ -30,9 +28,7 @@ from .progress import ProgressBarHandler
 from .timing import EpochTimeHandler, InferenceTimeHandler, TimeLimitHandler
 
 __all__ = [
-    "AdaptiveSliceInferer",
     "AtomicCheckpointSaver",
-    "AutocastInferer",
     "CaseTableWriter",
     "CheckpointWriteError",
     "EpochTimeHandler",
@@ -59,7 +55,6 @@ __all__ = [
     "is_distributed",
     "is_main_process",
     "install_excepthook",
-    "is_out_of_memory",
     "latest_checkpoint",
     "multiclass_figure",
     "overlay_figure",

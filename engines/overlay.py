@@ -154,7 +154,7 @@ class SegmentationOverlayHandler:
         }
         meta = getattr(item.get(image_key), "meta", None) or {}
         captured["name"] = Path(str(meta.get("filename_or_obj", ""))).name
-        if "page" in meta:  # one page of a stack (transforms.isbi.LoadTiffPaged)
+        if "page" in meta:  # one page of a stack (formats.isbi2012.readers.LoadTiffPaged)
             captured["name"] += f" page {int(meta['page'])}"
         return captured
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
-from transforms.image_headers import image_suffix
+from data.headers import image_suffix
 
 __all__ = ["PageStackWriter", "stack_stem"]
 
@@ -39,7 +39,7 @@ class PageStackWriter:
 
     Every output item of the engine must hold the probability (``prob_key``, e.g. the sigmoid output) and the
     thresholded label (``pred_key``), each (1, rows, columns), and an ``image_key`` ``MetaTensor`` whose meta data
-    name the stack (``filename_or_obj``) and the page (``page``), as :class:`transforms.isbi.LoadTiffPaged` sets
+    name the stack (``filename_or_obj``) and the page (``page``), as :class:`formats.isbi2012.readers.LoadTiffPaged` sets
     them. At the end of the run, for each input stack ``<stem>.<ext>``:
 
     - ``<output_dir>/<stem>_prob.tif``: float32 pages of the probability (of label 1; for ISBI 2012, of *cell*);
@@ -94,7 +94,7 @@ class PageStackWriter:
         if "filename_or_obj" not in meta or "page" not in meta:
             raise KeyError(
                 f"PageStackWriter: the {self.image_key!r} meta data need 'filename_or_obj' and 'page' "
-                "(load pages with transforms.isbi.LoadTiffPaged)."
+                "(load pages with formats.isbi2012.readers.LoadTiffPaged)."
             )
         source, page = str(meta["filename_or_obj"]), int(meta["page"])
         pages = self._pages.setdefault(source, {})

@@ -3,7 +3,7 @@ one budget on one split, a results table and bar chart, and the pictures of each
 
 from __future__ import annotations
 
-from .matrix import MatrixError, RunSpec, expand_matrix, load_matrix, read_matrix_file
+from .matrix import MatrixError, RunSpec, config_files, expand_matrix, load_matrix, read_matrix_file
 from .pictures import (
     case_figure,
     curves_figure,
@@ -17,7 +17,7 @@ from .pictures import (
     select_gallery,
 )
 from .results import aggregate, bar_chart, markdown_table, write_results
-from .runner import ComparisonRunner, config_files, data_override, make_split
+from .runner import ComparisonRunner, data_override, make_split
 from .tensorboard import read_scalars
 
 __all__ = [

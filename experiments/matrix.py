@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
-__all__ = ["LOSSES_FILE", "MatrixError", "RunSpec", "expand_matrix", "load_matrix", "read_matrix_file"]
+__all__ = [
+    "LOSSES_FILE", "MatrixError", "RunSpec", "config_files", "expand_matrix", "load_matrix", "read_matrix_file",
+]
 
 LOSSES_FILE = "bundles/common/configs/losses.yaml"
 BUNDLE_LOSS = "bundle"  # keep the loss the bundle declares
@@ -24,6 +26,20 @@ _RESERVED = {"bundle_root", "output_dir", "ckpt_dir", "dataset_dir", "data", "se
 
 class MatrixError(ValueError):
     """A comparison matrix that cannot be run; the message names the file (or ``the command line``)."""
+
+
+def config_files(bundle: str, config: str, root: str | os.PathLike = ".") -> list[str]:
+    """The bundle's config list as a user passes it: ``bundles/unet/configs/<config>.yaml`` plus the variant's
+    ``configs/variant.yaml`` (paths relative to the repository root)."""
+    files = [f"bundles/unet/configs/{config}.yaml"]
+    if bundle != "unet":
+        variant = f"bundles/{bundle}/configs/variant.yaml"
+        if not (Path(root) / variant).is_file():
+            raise MatrixError(
+                f"{Path(root) / variant}: not found; a compared bundle is unet or has configs/variant.yaml."
+            )
+        files.append(variant)
+    return files
 
 
 @dataclass(frozen=True)

@@ -312,7 +312,7 @@ def save_figure(
 
 def _read_case_dice(csv_path: Path) -> dict[str, float]:
     """Case id -> Dice from MetricsSaver's ``val_mean_dice_raw.csv`` (first column the image file)."""
-    from transforms import case_id_from_path
+    from data.headers import case_id_from_path
 
     dice = {}
     with open(csv_path, newline="") as f:
@@ -419,7 +419,7 @@ def run_pictures(run_dir: str | os.PathLike, num_gallery: int = 2, root: str | o
     """All pictures of one comparison run (``experiments.runner`` layout): :func:`draw_pictures` with the run's
     evaluate configs and override file (the held-out test cases), into ``<run_dir>/pictures`` and its TensorBoard
     log (``<run_dir>/train``)."""
-    from experiments.runner import config_files
+    from experiments.matrix import config_files
 
     run_dir, root = Path(run_dir).absolute(), Path(root).absolute()
     spec = json.loads((run_dir / "spec.json").read_text())

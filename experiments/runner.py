@@ -35,27 +35,13 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from experiments.matrix import BUNDLE_LOSS, LOSSES_FILE, MatrixError, RunSpec
+from experiments.matrix import BUNDLE_LOSS, LOSSES_FILE, MatrixError, RunSpec, config_files
 from experiments.tensorboard import read_scalars
 
-__all__ = ["ComparisonRunner", "config_files", "data_override", "make_split"]
+__all__ = ["ComparisonRunner", "data_override", "make_split"]
 
 TRAIN_DONE = "train.done"
 RESULT = "result.json"
-
-
-def config_files(bundle: str, config: str, root: str | os.PathLike = ".") -> list[str]:
-    """The bundle's config list as a user passes it: ``bundles/unet/configs/<config>.yaml`` plus the variant's
-    ``configs/variant.yaml`` (paths relative to the repository root)."""
-    files = [f"bundles/unet/configs/{config}.yaml"]
-    if bundle != "unet":
-        variant = f"bundles/{bundle}/configs/variant.yaml"
-        if not (Path(root) / variant).is_file():
-            raise MatrixError(
-                f"{Path(root) / variant}: not found; a compared bundle is unet or has configs/variant.yaml."
-            )
-        files.append(variant)
-    return files
 
 
 def make_split(
@@ -63,7 +49,7 @@ def make_split(
 ) -> dict[str, Any]:
     """Held-out test, validation and training cases of an MSD data set, by case and deterministic.
 
-    The test cases are split off first (``transforms.split_by_case`` with ``test_fraction``), the rest is split
+    The test cases are split off first (``data.splits.split_by_group`` with ``test_fraction``), the rest is split
     into training and validation (``val_fraction``), both with ``seed``. Every run of a comparison uses these
     lists, whatever its own ``seed``.
 
@@ -71,11 +57,12 @@ def make_split(
         ``{"dataset_dir", "test_fraction", "val_fraction", "split_seed", "train", "val", "test"}``; the last
         three are lists of datalist items (``image``, ``label``, ``case_id``).
     """
-    from transforms import load_msd_datalist, split_by_case
+    from data.splits import split_by_group
+    from formats import FORMATS
 
-    datalist = load_msd_datalist(dataset_dir, section="training")
-    trainval, test = split_by_case(datalist, val_fraction=test_fraction, seed=seed)
-    train, val = split_by_case(trainval, val_fraction=val_fraction, seed=seed)
+    datalist = FORMATS.open(dataset_dir, "msd", num_channels=4).training
+    trainval, test = split_by_group(datalist, (1 - test_fraction, test_fraction), seed=seed)
+    train, val = split_by_group(trainval, (1 - val_fraction, val_fraction), seed=seed)
     if not test or not val:
         raise MatrixError(
             f"{Path(dataset_dir) / 'dataset.json'}: {len(datalist)} cases give {len(train)} train / {len(val)} "

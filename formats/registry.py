@@ -8,9 +8,10 @@ data command, the slice store, packaging, the comparison runner) asks :data:`FOR
 What a format provides, under the same names in every folder:
 
 - ``detect(root)``: a cheap look at a folder (file names only) -- is it this format?
-- ``discover(root, report)``: one pass over the folder that returns a :class:`DatasetSpec` (cases, channel and
+- ``discover(root, report, **options)``: one pass over the folder that returns a :class:`DatasetSpec` (cases, channel and
   class names) and records *every* problem it finds in ``report`` (an :class:`~data.IntegrityReport`, the one
-  problem collector), each naming its file;
+  problem collector), each naming its file; ``options`` are the format's own (which modalities, file names,
+  the channel count a bundle expects, ...) and what discovery learnt is kept in the spec for the later parts;
 - ``check_case(case, spec, report)``: the per-case content checks (decodable, shapes, geometry, label values);
 - ``load_transforms(spec)``: the MONAI dictionary transforms that read one case into a channel-first ``image``
   (C, *spatial) and ``label`` (1, *spatial) with its geometry in the MetaTensor's meta;
@@ -20,11 +21,14 @@ What a format provides, under the same names in every folder:
 
 from __future__ import annotations
 
+import argparse
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+from tqdm import tqdm
 
 from data.errors import DatasetError
 from data.problems import IntegrityReport
@@ -98,14 +102,25 @@ class DataFormat:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: (bundle training config, data block) that builds this format's preprocessed slice store, for
+    #: ``scripts/build_slice_store.py``; None when the format has no store fragment.
+    slice_store: ClassVar[tuple[str, str] | None] = None
 
     def detect(self, root: Path) -> bool:
         """Whether ``root`` looks like this format, from file names only (no file is decoded)."""
         raise NotImplementedError
 
-    def discover(self, root: Path, report: IntegrityReport) -> DatasetSpec | None:
-        """One pass over ``root``: the data set, with every problem recorded in ``report`` (None if unusable)."""
+    def discover(self, root: Path, report: IntegrityReport, **options: Any) -> DatasetSpec | None:
+        """One pass over ``root``: the data set, with every problem recorded in ``report`` (None if unusable).
+
+        Reads names and headers only (no voxel data), so a bundle can run it at every start. Sets
+        ``report.num_cases``.
+        """
         raise NotImplementedError
+
+    def cases_to_check(self, spec: DatasetSpec) -> Iterable[dict]:
+        """The cases :meth:`check_case` decodes in a full check: training then test cases."""
+        return [*spec.training, *spec.test]
 
     def check_case(self, case: dict, spec: DatasetSpec, report: IntegrityReport) -> None:
         """Content checks of one case (decode, shapes, geometry, label values); problems go to ``report``."""
@@ -118,6 +133,12 @@ class DataFormat:
     def synthesize(self, out_dir: str | os.PathLike, **options: Any) -> Path:
         """Write this format's synthetic twin into ``out_dir`` and return the data set folder."""
         raise NotImplementedError
+
+    def add_check_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Command-line options of ``scripts/check_dataset.py <name>``, named as :meth:`discover`'s options."""
+
+    def add_synthetic_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Command-line options of ``scripts/make_synthetic.py <name>``, named as :meth:`synthesize`'s options."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -173,20 +194,67 @@ class FormatRegistry:
             )
         raise DatasetError(f"{folder}: looks like several formats ({', '.join(found)}); choose one with --data_format.")
 
-    def discover(self, root: str | os.PathLike, name: str = "auto") -> tuple[DatasetSpec | None, IntegrityReport]:
-        """Discovery of ``root`` in format ``name`` (``"auto"``: :meth:`detect`), with its report."""
+    def discover(
+        self, root: str | os.PathLike, name: str = "auto", **options: Any
+    ) -> tuple[DatasetSpec | None, IntegrityReport]:
+        """Discovery of ``root`` in format ``name`` (``"auto"``: :meth:`detect`), with its report.
+
+        Args:
+            root: the data set folder.
+            name: a registered format name, or ``"auto"``.
+            options: keyword arguments of that format's :meth:`DataFormat.discover`.
+        """
         folder = Path(root).expanduser().absolute()
         fmt = self.get(self.detect(folder) if name in (None, "", "auto") else name)
         report = IntegrityReport(fmt.name, folder)
-        return fmt.discover(folder, report), report
+        return fmt.discover(folder, report, **options), report
 
-    def open(self, root: str | os.PathLike, name: str = "auto") -> DatasetSpec:
-        """The data set in ``root``, or :class:`~data.DatasetError` listing every problem of its discovery."""
-        spec, report = self.discover(root, name)
+    def open(self, root: str | os.PathLike, name: str = "auto", **options: Any) -> DatasetSpec:
+        """The data set in ``root``, or :class:`~data.DatasetError` listing every problem of its discovery.
+
+        Args:
+            root: the data set folder.
+            name: a registered format name, or ``"auto"``.
+            options: keyword arguments of that format's :meth:`DataFormat.discover`.
+        """
+        spec, report = self.discover(root, name, **options)
         report.raise_if_errors()
         if spec is None:  # a discovery that gives up must have said why
             raise DatasetError(report.format())
         return spec
+
+    def check(
+        self, root: str | os.PathLike, name: str = "auto", progress: bool = True, **options: Any
+    ) -> IntegrityReport:
+        """The full integrity check of ``root``: discovery, then :meth:`DataFormat.check_case` of every case.
+
+        Every problem is recorded, none raised for bad data.
+
+        Args:
+            root: the data set folder.
+            name: a registered format name, or ``"auto"``.
+            progress: show a progress bar over the cases.
+            options: keyword arguments of that format's :meth:`DataFormat.discover`.
+
+        Returns:
+            The :class:`~data.IntegrityReport` of discovery and content checks.
+        """
+        folder = Path(root).expanduser().absolute()
+        if name in (None, "", "auto"):
+            try:
+                name = self.detect(folder)
+            except DatasetError as err:
+                report = IntegrityReport("auto", folder)
+                report.record(folder, err)
+                return report
+        fmt = self.get(name)
+        report = IntegrityReport(fmt.name, folder)
+        spec = fmt.discover(folder, report, **options)
+        if spec is not None:
+            cases = list(fmt.cases_to_check(spec))
+            for case in tqdm(cases, desc=f"checking {fmt.name} cases", unit="case", disable=not progress):
+                fmt.check_case(case, spec, report)
+        return report
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._formats

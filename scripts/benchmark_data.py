@@ -43,7 +43,8 @@ from monai.data import CacheDataset, DataLoader, Dataset, GridPatchDataset, Patc
 from monai.transforms import Compose, SqueezeDimd  # noqa: E402
 
 import transforms  # noqa: E402
-from transforms import generate_msd_task01  # noqa: E402
+from data.datasets import VolumeSliceDataset  # noqa: E402
+from formats.msd.synthetic import generate_msd_task01  # noqa: E402
 
 STORE_YAML = "%bundles/common/configs/msd_task01_2d_store.yaml"
 
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         cached = parser.get_parsed_content("data#train_dataset")
         n = len(cached)
         batch_aug = transforms.RandFlipShearBatchd(keys=["image", "label"], mode=["bilinear", "nearest"], shear_degrees=2.0)
-        cached_plain = transforms.VolumeSliceDataset(volumes, slice_transform=parser.get_parsed_content("data#to_float"))
+        cached_plain = VolumeSliceDataset(volumes, slice_transform=parser.get_parsed_content("data#to_float"))
 
         # the store
         t = time.perf_counter()

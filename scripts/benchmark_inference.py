@@ -4,7 +4,7 @@ label-map NIfTI), fp32 vs bf16, ours vs a plain per-slice loop, all measured in 
 * ours: bundles/unet's inference.yaml as the bundle runs it (``SupervisedEvaluator``: ``LoadVolumed``, checks,
   standardisation, centre crop to 144 x 144, MONAI ``SliceInferer`` with ``sw_batch_size`` = ``infer_batch_size`` (8 on a CPU),
   sigmoid, ``Invertd`` back to 240 x 240, threshold, ``SaveImaged``, overlay picture), with the 8.5 M U-Net (random
-  weights: speed does not depend on them). bf16 wraps the slice inferer in ``engines.AutocastInferer`` (MONAI's
+  weights: speed does not depend on them). bf16 wraps the slice inferer in ``inferers.AutocastInferer`` (MONAI's
   own ``amp`` autocasts to CUDA only).
 * plain: what one writes by hand: nibabel load, the same standardisation and crop in numpy, a Python loop over
   the 155 slices calling the network on one slice at a time, pad back, nibabel save.
@@ -39,7 +39,7 @@ import torch  # noqa: E402
 from monai.bundle import ConfigParser  # noqa: E402
 
 from networks import count_parameters  # noqa: E402
-from transforms import generate_msd_task01  # noqa: E402
+from formats.msd.synthetic import generate_msd_task01  # noqa: E402
 
 
 def bundle_parser(dataset_dir: str, out_dir: str, ckpt_dir: str, dtype: str, overrides: dict) -> ConfigParser:
@@ -50,7 +50,7 @@ def bundle_parser(dataset_dir: str, out_dir: str, ckpt_dir: str, dtype: str, ove
     parser.resolve_macro_and_relative_ids()
     if dtype == "bf16":
         inner = parser["validate"]["slice_inferer"]
-        parser["validate"]["slice_inferer"] = {"_target_": "engines.AutocastInferer", "inferer": inner, "dtype": "bfloat16"}
+        parser["validate"]["slice_inferer"] = {"_target_": "inferers.AutocastInferer", "inferer": inner, "dtype": "bfloat16"}
     return parser
 
 

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from transforms import generate_msd_task01
+    from formats.msd.synthetic import generate_msd_task01
 
     sizes = [args.cases, 4 * args.cases]
     results: dict[tuple[str, str, int], list[dict]] = {}

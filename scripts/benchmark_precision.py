@@ -3,7 +3,7 @@
 
 The network is bundles/unet's (train.yaml, 8.5 M parameter budget), copied with the same weights into each setting;
 the settings use the code the bundles run with ``--amp true`` and ``--channels_last true``: the forward pass under
-``engines.AutocastInferer`` (bfloat16 autocast on CPU, float32 outputs to the loss) and ``engines.to_channels_last``.
+``inferers.AutocastInferer`` (bfloat16 autocast on CPU, float32 outputs to the loss) and ``engines.to_channels_last``.
 Settings are timed round-robin (warm-up round first) so that other load on the machine hits all alike. Prints a
 Markdown table (slices/s, time relative to float32), ratio lines, the bf16-vs-fp32 difference of the predicted
 probabilities and the load average. Run from the repository root:
@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 from monai.bundle import ConfigParser  # noqa: E402
 from monai.inferers import SimpleInferer  # noqa: E402
 
-from engines import AutocastInferer, to_channels_last  # noqa: E402
+from engines import to_channels_last
+from inferers import AutocastInferer  # noqa: E402
 from networks import count_parameters  # noqa: E402
 
 SETTINGS = {  # name: (autocast dtype or None, channels-last)

@@ -2,13 +2,13 @@
 
 Each case is loaded, checked and pre-processed once by the bundle's volume transforms, cropped to the bounding box
 of its non-zero voxels and written as float16 / uint8 ``.npy`` files with its geometry (see
-``transforms/slice_store.py``). Cases already stored from unchanged source files are skipped.
+``data/slice_store.py``). Cases already stored from unchanged source files are skipped.
 
 ``--format msd`` (default): MSD Task01 (``bundles/unet``, ``msd_task01_2d_store.yaml``): every case of the
 ``training`` section, through the volume transforms of ``msd_task01_2d.yaml`` without the in-plane crop.
-``--format brats``: BraTS2020 (``bundles/brats_unet``, ``brats_2d_store.yaml``): the training and validation cases
+``--format brats2020``: BraTS2020 (``bundles/brats_unet``, ``brats_2d_store.yaml``): the training and validation cases
 of the split, through all volume transforms of ``brats_2d.yaml`` (resized to ``image_size``).
-Any other ``--key value`` overrides that key of the bundle config, as ``python -m monai.bundle run`` does (e.g.
+The formats with a store are those whose plug-in names one (``DataFormat.slice_store``). Any other ``--key value`` overrides that key of the bundle config, as ``python -m monai.bundle run`` does (e.g.
 ``--image_size "[160, 160]"`` or ``--modalities "['flair', 't2']"`` for BraTS); use the same values for training.
 
 Example:
@@ -16,7 +16,7 @@ Example:
     python -m monai.bundle run --config_file bundles/unet/configs/train.yaml --dataset_dir /data/Task01_BrainTumour \\
         --data "%bundles/common/configs/msd_task01_2d_store.yaml#data" --store_dir /data/Task01_store
 
-    python scripts/build_slice_store.py --format brats --dataset_dir /data/MICCAI_BraTS2020_TrainingData \\
+    python scripts/build_slice_store.py --format brats2020 --dataset_dir /data/MICCAI_BraTS2020_TrainingData \\
         --store_dir /data/BraTS_store
     python -m monai.bundle run --config_file bundles/brats_unet/configs/train.yaml \\
         --dataset_dir /data/MICCAI_BraTS2020_TrainingData \\
@@ -36,11 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from monai.bundle import ConfigParser  # noqa: E402
 
-# per data-set format: the bundle whose config is read by default and the store's data block
-FORMATS = {
-    "msd": ("bundles/unet/configs/train.yaml", "%bundles/common/configs/msd_task01_2d_store.yaml#data"),
-    "brats": ("bundles/brats_unet/configs/train.yaml", "%bundles/common/configs/brats_2d_store.yaml#data"),
-}
+from formats import FORMATS  # noqa: E402
 
 
 def _overrides(extra: list[str]) -> dict:
@@ -61,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
     )
-    ap.add_argument("--format", choices=sorted(FORMATS), default="msd", help="data set format (default: msd)")
+    stored = [name for name in FORMATS.names() if FORMATS.get(name).slice_store is not None]
+    ap.add_argument("--format", choices=stored, default="msd", help="data set format (default: msd)")
     ap.add_argument(
         "--dataset_dir", required=True,
         help="MSD Task01 folder (dataset.json, imagesTr, labelsTr), or the BraTS2020 training folder of case folders",
@@ -70,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config_file", default=None, help="bundle training config (default: that of --format)")
     ap.add_argument("--overwrite", action="store_true", help="write every case again")
     args, extra = ap.parse_known_args(argv)
-    config_file, store_data = FORMATS[args.format]
+    config_file, store_data = FORMATS.get(args.format).slice_store
 
     parser = ConfigParser()
     parser.read_config(args.config_file or str(ROOT / config_file))

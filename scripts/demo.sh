@@ -25,7 +25,7 @@ redo=(--overwrite true)
 epochs="${DEMO_EPOCHS:-8}"
 
 echo "== 1/4 synthetic data: $data"
-"$py" scripts/make_synthetic_msd.py --output_dir "$data" --num_training 24 --num_test 4 --spatial_size 64 64 32 --seed 0
+"$py" scripts/make_synthetic.py msd --out "$data" --num_training 24 --num_test 4 --spatial_size 64 64 32 --seed 0
 
 echo "== 2/4 train ($epochs epochs) -> $out/models, TensorBoard logs in $out/train"
 if [ -f "$out/train.done" ]; then

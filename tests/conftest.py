@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from transforms.synthetic_msd import generate_msd_task01
+from formats.msd.synthetic import generate_msd_task01
 
 # tiny but complete: 32 x 32 in-plane matches the smallest roi the bundle tests use; 12 axial slices per case
 # The tests push tiny tensors: one intra-op thread is as fast, and avoids OpenMP threads spinning against

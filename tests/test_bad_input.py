@@ -3,7 +3,7 @@
 
 - through the reader path the bundles use (the bundle's data YAML: data list, then the load/check transforms of
   every item), with a :class:`~data.DatasetError` whose message names the bad file, and
-- in the integrity check (``transforms.integrity.check_dataset``), as an error about that file,
+- in the integrity check (``formats.integrity.check_dataset``), as an error about that file,
 
 and neither may change, add or delete a file of the data set (the folder is hashed before and after).
 
@@ -28,11 +28,11 @@ from monai.transforms import Compose
 from PIL import Image
 
 from data.errors import DatasetError
-from transforms.integrity import check_dataset
-from transforms.synthetic_brats import generate_brats2020
-from transforms.synthetic_figshare import generate_figshare
-from transforms.synthetic_isbi import generate_isbi2012
-from transforms.synthetic_msd import generate_msd_task01, save_nifti
+from formats.integrity import check_dataset
+from formats.brats2020.synthetic import generate_brats2020
+from formats.figshare.synthetic import generate_figshare
+from formats.isbi2012.synthetic import generate_isbi2012
+from formats.msd.synthetic import generate_msd_task01, save_nifti
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGSHARE_TRAIN = ROOT / "bundles" / "figshare_unetplusplus" / "configs" / "train.yaml"
@@ -40,7 +40,7 @@ LIVER_TRAIN = ROOT / "bundles" / "liver_improved_skip_unet" / "configs" / "train
 
 # the data YAML each bundle runs, the key of its per-item load/check transforms, and overrides that keep the data tiny
 BUNDLE_DATA = {
-    "msd_task01": (ROOT / "bundles/unet/configs/train.yaml", "data#volume_transforms", {"roi_size": [16, 16]}),
+    "msd": (ROOT / "bundles/unet/configs/train.yaml", "data#volume_transforms", {"roi_size": [16, 16]}),
     "brats2020": (ROOT / "bundles/brats_unet/configs/train.yaml", "data#volume_transforms", {"image_size": [16, 16]}),
     "isbi2012": (ROOT / "bundles/isbi_unet/configs/train.yaml", "data#load_transforms", {"num_pages": 0}),
     "figshare": (FIGSHARE_TRAIN, "data#load_transforms", {"roi_size": [16, 16]}),
@@ -50,7 +50,7 @@ BUNDLE_DATA = {
 
 def generate_good(data_format: str, root: Path) -> Path:
     """A tiny good data set of each format."""
-    if data_format == "msd_task01":
+    if data_format == "msd":
         return generate_msd_task01(root, num_training=3, num_test=1, spatial_size=(16, 16, 8), seed=0)
     if data_format == "brats2020":
         return generate_brats2020(root, 3, (16, 16, 8), seed=0)
@@ -58,7 +58,7 @@ def generate_good(data_format: str, root: Path) -> Path:
         return generate_isbi2012(root, num_pages=4, size=32, seed=0, with_test=False)
     if data_format == "figshare":
         return generate_figshare(root, num_images=6, num_patients=3, size=32, seed=0, files_per_folder=3)
-    from transforms.synthetic_png_pairs import generate_png_pairs
+    from formats.png_pairs.synthetic import generate_png_pairs
 
     return generate_png_pairs(root, num_images=5, size=32, seed=0)
 
@@ -192,20 +192,20 @@ MAT = "brainTumorDataPublic_1-3/2.mat"
 
 CORPUS = [
     # MSD Task01 (dataset.json + 4D NIfTI)
-    BadInput("truncated gzip", "msd_task01", MSD_IMAGE, truncate(MSD_IMAGE, 0.5)),
-    BadInput("truncated gzip in the header", "msd_task01", MSD_IMAGE, truncate(MSD_IMAGE, 40)),
-    BadInput("truncated gzip label", "msd_task01", MSD_LABEL, truncate(MSD_LABEL, 0.6)),
-    BadInput("wrong dimension", "msd_task01", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, lambda a: a[..., 0])),
-    BadInput("wrong channel count", "msd_task01", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, lambda a: a[..., :3])),
-    BadInput("mismatched shapes", "msd_task01", MSD_LABEL, rewrite_nifti(MSD_LABEL, lambda a: a[:, :12])),
-    BadInput("NaN", "msd_task01", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, set_voxel(np.nan, (8, 8, 4, 1)))),
-    BadInput("inf", "msd_task01", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, set_voxel(np.inf, (8, 8, 4, 2)))),
-    BadInput("wrong label values", "msd_task01", MSD_LABEL, rewrite_nifti(MSD_LABEL, set_voxel(5))),
-    BadInput("affine mismatch", "msd_task01", MSD_LABEL, rewrite_affine(MSD_LABEL, spacing=1.5)),
-    BadInput("missing file", "msd_task01", MSD_IMAGE, delete(MSD_IMAGE)),
-    BadInput("missing dataset.json", "msd_task01", "dataset.json", delete("dataset.json")),
-    BadInput("empty file", "msd_task01", MSD_LABEL, lambda root: (root / MSD_LABEL).write_bytes(b"")),
-    BadInput("symbolic link loop", "msd_task01", MSD_IMAGE, symlink_loop(MSD_IMAGE)),
+    BadInput("truncated gzip", "msd", MSD_IMAGE, truncate(MSD_IMAGE, 0.5)),
+    BadInput("truncated gzip in the header", "msd", MSD_IMAGE, truncate(MSD_IMAGE, 40)),
+    BadInput("truncated gzip label", "msd", MSD_LABEL, truncate(MSD_LABEL, 0.6)),
+    BadInput("wrong dimension", "msd", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, lambda a: a[..., 0])),
+    BadInput("wrong channel count", "msd", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, lambda a: a[..., :3])),
+    BadInput("mismatched shapes", "msd", MSD_LABEL, rewrite_nifti(MSD_LABEL, lambda a: a[:, :12])),
+    BadInput("NaN", "msd", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, set_voxel(np.nan, (8, 8, 4, 1)))),
+    BadInput("inf", "msd", MSD_IMAGE, rewrite_nifti(MSD_IMAGE, set_voxel(np.inf, (8, 8, 4, 2)))),
+    BadInput("wrong label values", "msd", MSD_LABEL, rewrite_nifti(MSD_LABEL, set_voxel(5))),
+    BadInput("affine mismatch", "msd", MSD_LABEL, rewrite_affine(MSD_LABEL, spacing=1.5)),
+    BadInput("missing file", "msd", MSD_IMAGE, delete(MSD_IMAGE)),
+    BadInput("missing dataset.json", "msd", "dataset.json", delete("dataset.json")),
+    BadInput("empty file", "msd", MSD_LABEL, lambda root: (root / MSD_LABEL).write_bytes(b"")),
+    BadInput("symbolic link loop", "msd", MSD_IMAGE, symlink_loop(MSD_IMAGE)),
     # BraTS2020 (one folder per case, one 3D NIfTI per modality)
     BadInput("truncated gzip", "brats2020", BRATS_T1CE, truncate(BRATS_T1CE, 0.5)),
     BadInput("wrong dimension", "brats2020", BRATS_T1CE, rewrite_nifti(BRATS_T1CE, lambda a: a[..., 0])),

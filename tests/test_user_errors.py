@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from data.errors import DatasetError
-from transforms.image_headers import read_image_header
-from transforms.integrity import check_dataset
-from transforms.msd_datalist import load_msd_datalist
+from data.headers import read_image_header
+from formats import FORMATS
+from formats.integrity import check_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--roi_size", "[32, 32]", "--target_params", "0", "--features", "4", "--batch_size", "16", "--device", "cpu"]
@@ -189,22 +189,19 @@ def test_path_outside_the_data_set_is_an_error_unless_allowed(msd_copy, tmp_path
     other.mkdir(parents=True)
     shutil.copy(msd_copy / "imagesTr" / "BRATS_002.nii.gz", other / "x.nii.gz")
     _edit_dataset_json(msd_copy, 1, "image", "../other_set/imagesTr/x.nii.gz")
-    with pytest.raises(DatasetError) as err:
-        load_msd_datalist(msd_copy)
-    assert str(err.value).startswith(
-        f"{msd_copy / 'dataset.json'}: training[1] image '../other_set/imagesTr/x.nii.gz' points outside the data set "
-        f"folder {msd_copy} (to {other / 'x.nii.gz'})."
-    )
-    assert "allow_outside_paths=True" in str(err.value)
-    items = load_msd_datalist(msd_copy, allow_outside_paths=True)
-    assert items[1]["image"] == str(other / "x.nii.gz")
-    # the integrity check (run check, scripts/check_dataset.py) names the entry too
-    report = check_dataset("msd_task01", msd_copy, progress=False)
-    assert [f"{f.path}: {f.message}" for f in report.errors] == [
+    expected = (
         f"{msd_copy / 'dataset.json'}: training[1] image '../other_set/imagesTr/x.nii.gz' points outside the data set "
         f"folder (to {other / 'x.nii.gz'}); fix the entry, or allow it with allow_outside_paths"
-    ]
-    assert not check_dataset("msd_task01", msd_copy, progress=False, allow_outside_paths=True).errors
+    )
+    with pytest.raises(DatasetError) as err:
+        FORMATS.open(msd_copy, "msd")
+    assert expected in str(err.value)
+    spec = FORMATS.open(msd_copy, "msd", allow_outside_paths=True)
+    assert spec.training[1]["image"] == str(other / "x.nii.gz")
+    # the integrity check (run check, scripts/check_dataset.py) names the entry too
+    report = check_dataset("msd", msd_copy, progress=False)
+    assert [f"{f.path}: {f.message}" for f in report.errors] == [expected]
+    assert not check_dataset("msd", msd_copy, progress=False, allow_outside_paths=True).errors
     # through the bundle: the last lines name the entry
     proc = run_bundle(tmp_path, "--dataset_dir", str(msd_copy), "--output_dir", str(tmp_path / "runs"),
                       "--ckpt_dir", str(tmp_path / "models"), *TINY)  # fmt: skip
@@ -215,14 +212,13 @@ def test_symbolic_link_loop_is_reported_as_such(msd_copy):
     image = msd_copy / "imagesTr" / "BRATS_002.nii.gz"
     image.unlink()
     image.symlink_to(image)
+    message = f"{image}: image: symbolic link loop (the link leads back to itself); replace it with the file or a link to it"
     with pytest.raises(DatasetError, match="symbolic link loop") as err:
-        load_msd_datalist(msd_copy)
-    assert f"{image} (listed in {msd_copy / 'dataset.json'}): symbolic link loop" in str(err.value)
-    assert "not found" not in str(err.value)
-    report = check_dataset("msd_task01", msd_copy, progress=False)
-    assert [f"{f.path}: {f.message}" for f in report.findings if f.severity == "error"] == [
-        f"{image}: image: symbolic link loop (the link leads back to itself); replace it with the file or a link to it"
-    ]
+        FORMATS.open(msd_copy, "msd")
+    assert message in str(err.value) and "not found" not in str(err.value)
+    report = check_dataset("msd", msd_copy, progress=False)
+    errors = [f"{f.path}: {f.message}" for f in report.findings if f.severity == "error"]
+    assert len(errors) == 1 and errors[0].startswith(message), errors
     with pytest.raises(DatasetError, match=f"{image}: symbolic link loop"):
         read_image_header(image)
 
@@ -230,12 +226,12 @@ def test_symbolic_link_loop_is_reported_as_such(msd_copy):
 def test_zero_byte_file_is_called_empty(msd_copy):
     label = msd_copy / "labelsTr" / "BRATS_003.nii.gz"
     label.write_bytes(b"")
+    message = f"{label}: label: empty file (0 bytes); copy it again from the source"
     with pytest.raises(DatasetError) as err:
-        load_msd_datalist(msd_copy)
-    assert f"{label} (listed in {msd_copy / 'dataset.json'}): empty file (0 bytes)" in str(err.value)
-    report = check_dataset("msd_task01", msd_copy, progress=False)
-    assert [f"{f.path}: {f.message}" for f in report.findings if f.severity == "error"] == [
-        f"{label}: label: empty file (0 bytes); copy it again from the source"
-    ]
+        FORMATS.open(msd_copy, "msd")
+    assert message in str(err.value)
+    report = check_dataset("msd", msd_copy, progress=False)
+    errors = [f"{f.path}: {f.message}" for f in report.findings if f.severity == "error"]
+    assert len(errors) == 1 and errors[0].startswith(message), errors
     with pytest.raises(DatasetError, match=f"{label}: empty file"):
         read_image_header(label)

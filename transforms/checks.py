@@ -15,7 +15,7 @@ from monai.utils import ensure_tuple
 
 from data.errors import DatasetError
 
-__all__ = ["CheckVolumed", "DatasetError", "ReportsLastFailure"]
+__all__ = ["CheckVolumed", "ReportsLastFailure"]
 
 
 def _source_of(data: Mapping[Hashable, Any], key: Hashable) -> str:

@@ -13,7 +13,7 @@ from monai.transforms import LoadImaged
 
 from data.errors import DatasetError
 from transforms.checks import ReportsLastFailure
-from transforms.image_headers import ITK_SUFFIXES, NIFTI_SUFFIXES, image_suffix
+from data.headers import ITK_SUFFIXES, NIFTI_SUFFIXES, image_suffix
 
 __all__ = ["AFFINE_TOLERANCE_MM", "READER_BY_SUFFIX", "LoadVolumed"]
 

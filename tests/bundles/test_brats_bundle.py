@@ -15,8 +15,9 @@ import pytest
 import torch
 from monai.bundle import ConfigParser, verify_net_in_out
 
-from transforms.brats import load_brats_datalist, split_brats
-from transforms.synthetic_brats import generate_brats2020
+from data.splits import split_by_group
+from formats import FORMATS
+from formats.brats2020.synthetic import generate_brats2020
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = "bundles/brats_unet/configs"
@@ -58,7 +59,7 @@ def trained(brats, tmp_path_factory) -> Path:
 
 
 def _test_cases(brats: Path) -> list[str]:
-    return [d["case_id"] for d in split_brats(load_brats_datalist(brats), (250, 74, 45), seed=0)[2]]
+    return [d["case_id"] for d in split_by_group(FORMATS.open(brats, "brats2020").training, (250, 74, 45), seed=0)[2]]
 
 
 def test_train_writes_checkpoints_tensorboard_and_class_pictures(trained):

@@ -17,7 +17,8 @@ from monai.data import DistributedSampler
 from tests.bundles.test_brats_bundle import _run
 from tests.bundles.test_multi_gpu import TINY as MSD_TINY
 from tests.bundles.test_multi_gpu import SAVE_WEIGHTS, _brats_data, multi_gpu_files, run_two_ranks
-from transforms.brats import load_brats_datalist, split_brats
+from data.splits import split_by_group
+from formats import FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = ["--data", "%bundles/common/configs/brats_2d_store.yaml#data"]
@@ -31,7 +32,7 @@ def _repo_root_cwd(monkeypatch):
 
 
 def _cases(data: Path, part: int) -> list[str]:
-    return [d["case_id"] for d in split_brats(load_brats_datalist(data), (2, 2, 2), seed=0)[part]]
+    return [d["case_id"] for d in split_by_group(FORMATS.open(data, "brats2020").training, (2, 2, 2), seed=0)[part]]
 
 
 def test_train_on_the_store_then_evaluate_and_infer_with_its_checkpoint(tmp_path):

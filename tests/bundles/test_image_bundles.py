@@ -17,8 +17,8 @@ from monai.bundle import ConfigParser, verify_net_in_out
 from PIL import Image
 
 from networks import count_parameters
-from transforms.synthetic_figshare import generate_figshare
-from transforms.synthetic_png_pairs import generate_png_pairs
+from formats.figshare.synthetic import generate_figshare
+from formats.png_pairs.synthetic import generate_png_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVER = "bundles/liver_improved_skip_unet/configs"

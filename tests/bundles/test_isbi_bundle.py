@@ -20,8 +20,8 @@ from monai.bundle import ConfigParser, verify_net_in_out
 from losses import WeightedBCELoss
 from networks import count_parameters
 from data.errors import DatasetError
-from transforms.overlap_tile import OverlapTileInferer
-from transforms.synthetic_isbi import generate_isbi2012
+from inferers.overlap_tile import OverlapTileInferer
+from formats.isbi2012.synthetic import generate_isbi2012
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = "bundles/isbi_unet/configs"

@@ -143,7 +143,7 @@ def test_logging_tensorboard_and_progress_on_rank_0_only(ddp_run):
 
 
 def _brats_data(root: Path) -> tuple[Path, list[str]]:
-    from transforms.synthetic_brats import generate_brats2020
+    from formats.brats2020.synthetic import generate_brats2020
 
     data = generate_brats2020(root, 6, (32, 32, 12), seed=0)
     return data, ["--image_size", "[32, 32]", "--slice_start", "0", "--slice_stop", "12", "--features", "4",
@@ -151,7 +151,7 @@ def _brats_data(root: Path) -> tuple[Path, list[str]]:
 
 
 def _isbi_data(root: Path) -> tuple[Path, list[str]]:
-    from transforms.synthetic_isbi import generate_isbi2012
+    from formats.isbi2012.synthetic import generate_isbi2012
 
     data = generate_isbi2012(root, num_pages=6, size=64, seed=0, with_test=False)
     return data, ["--num_pages", "0", "--split_fractions", "[2, 2, 2]", "--depth", "2", "--features", "4",

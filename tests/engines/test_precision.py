@@ -12,7 +12,8 @@ from monai.data import DataLoader, Dataset
 from monai.inferers import SimpleInferer, SliceInferer
 from monai.losses import DiceLoss
 
-from engines import AutocastInferer, MixedPrecisionEvaluator, MixedPrecisionTrainer, resolve_amp_dtype, to_channels_last
+from engines import MixedPrecisionEvaluator, MixedPrecisionTrainer, resolve_amp_dtype, to_channels_last
+from inferers import AutocastInferer
 from networks import ModularUNet
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged
 
 from data.errors import DatasetError
 from transforms.checks import CheckVolumed
-from transforms.synthetic_msd import msd_task01_affine
+from formats.msd.synthetic import msd_task01_affine
 
 SIZE = (9, 11, 5)
 

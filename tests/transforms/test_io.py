@@ -10,7 +10,7 @@ from monai.transforms import Compose, LoadImaged
 
 from data.errors import DatasetError
 from transforms.io import LoadVolumed
-from transforms.synthetic_msd import msd_task01_affine
+from formats.msd.synthetic import msd_task01_affine
 
 
 def _write(tmp_path, name="img.nii.gz"):

@@ -16,7 +16,7 @@ from monai.transforms import Compose
 
 from data.errors import DatasetError
 from transforms.io import READER_BY_SUFFIX, LoadVolumed
-from transforms.msd_datalist import load_msd_datalist
+from formats import FORMATS as REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACING, ORIGIN = (0.8, 0.9, 2.5), (10.0, -20.0, 5.0)
@@ -104,9 +104,9 @@ def test_the_reader_table_and_no_fallback_reader(tmp_path, volume):
 
 @pytest.mark.parametrize("fmt", [".nrrd", ".mha"])
 def test_msd_pipeline_reads_itk_formats_as_the_nifti(tmp_path, synthetic_msd_dir, fmt):
-    """A Task01 case sent as a 4-channel .nrrd/.mha image with a DICOM-series label goes through load_msd_datalist
+    """A Task01 case sent as a 4-channel .nrrd/.mha image with a DICOM-series label goes through the MSD discovery
     (header checks) and the MSD fragment's volume transforms exactly as the NIfTI original does."""
-    original = load_msd_datalist(synthetic_msd_dir)[0]
+    original = REGISTRY.open(synthetic_msd_dir, "msd", num_channels=4).training[0]
     image = np.asarray(nib.load(original["image"]).dataobj)  # (X, Y, Z, 4)
     label = np.asarray(nib.load(original["label"]).dataobj)  # (X, Y, Z)
     root = tmp_path / "Task01"
@@ -115,8 +115,10 @@ def test_msd_pipeline_reads_itk_formats_as_the_nifti(tmp_path, synthetic_msd_dir
     image_path = write_volume(root / "imagesTr" / "BRATS_001", image.transpose(2, 1, 0, 3), fmt, vector=True)
     label_path = write_volume(root / "labelsTr" / "BRATS_001", label.transpose(2, 1, 0), "dicom")
     entry = {"image": os.path.relpath(image_path, root), "label": os.path.relpath(label_path, root)}
-    (root / "dataset.json").write_text(json.dumps({"training": [entry], "test": []}))
-    (item,) = load_msd_datalist(root)
+    meta = json.loads((synthetic_msd_dir / "dataset.json").read_text())  # modality, labels, ...: the task's own
+    meta.update(training=[entry], test=[], numTraining=1, numTest=0)
+    (root / "dataset.json").write_text(json.dumps(meta))
+    (item,) = REGISTRY.open(root, "msd", num_channels=4).training
     assert item["case_id"] == "BRATS_001"
 
     parser = ConfigParser()

@@ -12,10 +12,10 @@ from monai.bundle import ConfigParser
 from monai.data import MetaTensor
 
 from networks import ModularUNet
-from transforms.synthetic_brats import generate_brats2020
-from transforms.synthetic_figshare import generate_figshare
-from transforms.synthetic_isbi import generate_isbi2012
-from transforms.synthetic_png_pairs import generate_png_pairs
+from formats.brats2020.synthetic import generate_brats2020
+from formats.figshare.synthetic import generate_figshare
+from formats.isbi2012.synthetic import generate_isbi2012
+from formats.png_pairs.synthetic import generate_png_pairs
 
 PIPELINES = Path(__file__).resolve().parent / "pipelines"
 COMMON_CONFIGS = Path(__file__).resolve().parents[2] / "bundles" / "common" / "configs"
