@@ -102,7 +102,8 @@ class IntegrityReport:
         return "\n".join(lines + [self.summary()])
 
     def raise_if_errors(self, max_findings: int | None = MAX_LISTED) -> IntegrityReport:
-        """Raise :class:`~data.DatasetError` with :meth:`format` as the message if there is an error.
+        """Raise :class:`~data.DatasetError` listing the errors (``<file>: <what>``, one a line; warnings stay in the
+        report) and the summary line, if there is an error.
 
         Args:
             max_findings: findings spelled out in the message (the first :data:`MAX_LISTED` by default).
@@ -111,5 +112,8 @@ class IntegrityReport:
             The report itself when there is none.
         """
         if self.errors:
-            raise DatasetError(self.format(max_findings))
+            lines = [f"{f.path}: {f.message}" for f in self.errors]  # the first line names the first bad file
+            if max_findings is not None and len(lines) > max_findings:
+                lines = lines[:max_findings] + [f"... and {len(lines) - max_findings} more"]
+            raise DatasetError("\n".join(lines + [self.summary()]))
         return self

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,17 @@ class MsdFormat(DataFormat):
     slice_store = ("bundles/unet/configs/train.yaml", "%bundles/common/configs/msd_task01_2d_store.yaml#data")
 
     def detect(self, root: Path) -> bool:
-        return (root / "dataset.json").is_file() and (root / "imagesTr").is_dir()
+        """dataset.json beside imagesTr/, and not nnU-Net v2's (whose dataset.json has ``channel_names`` and
+        ``file_ending`` instead of ``modality`` and a ``training`` list); an unreadable dataset.json is claimed, so
+        that discovery names what is wrong with it."""
+        if not ((root / "dataset.json").is_file() and (root / "imagesTr").is_dir()):
+            return False
+        try:
+            meta = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return True
+        nnunet = isinstance(meta, dict) and "file_ending" in meta and "channel_names" in meta
+        return not nnunet or "modality" in meta or isinstance(meta.get("training"), list)
 
     def discover(self, root: Path, report: IntegrityReport, **options: Any) -> DatasetSpec | None:
         return discover_msd(root, report, **options)

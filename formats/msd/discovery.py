@@ -147,7 +147,8 @@ def _check_headers(item: dict, entry: str, channels: int | None, report: Integri
             continue
         problem = file_problem(path)  # None for a readable file or a folder (a DICOM series)
         if problem is not None:
-            report.error(path, f"{key}: {problem} (listed in {entry})")
+            what = f"{key} not found" if problem == "file not found" else f"{key}: {problem}"
+            report.error(path, f"{what} (listed in {entry})")
             ok = False
             continue
         try:

@@ -22,7 +22,7 @@ from ignite.engine import Engine, Events
 
 from engines import CheckpointWriteError, LatestCheckpointHandler, PreflightError, check_before_run, check_tile_fits
 from engines.preflight import CHECKPOINT_FACTOR, check_writable, checkpoint_bytes
-from transforms.synthetic_msd import generate_msd_task01
+from formats.msd.synthetic import generate_msd_task01
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -187,7 +187,7 @@ def test_isbi_page_smaller_than_a_tile_names_the_smallest_size(tmp_path):
 
 
 def test_isbi_bundle_refuses_small_pages_in_one_line(tmp_path):
-    from transforms.synthetic_isbi import generate_isbi2012
+    from formats.isbi2012.synthetic import generate_isbi2012
 
     data = generate_isbi2012(tmp_path / "isbi", num_pages=6, size=16, seed=0, with_test=False)
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "bundles/isbi_unet/configs/train.yaml",

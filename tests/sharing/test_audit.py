@@ -51,7 +51,7 @@ ALLOWED = [
     "$monai.utils.LossReduction.MEAN",
     "$monai.transforms.Lambda(func=torch.nn.functional.relu)",
     "$[@net.parameters(), @net.modules()]",
-    "$transforms.brats.KeepSlicesd",
+    "$formats.brats2020.readers.KeepSlicesd",
 ]
 
 
