@@ -1,9 +1,10 @@
 """Deterministic splits of a data list into parts (train / validation / test) by group: case, patient or page.
 
-Two-way splits (training / validation, e.g. MSD's ``val_fraction``) are ``fractions=(1 - v, v)``; the data sets of the seeds state three-way splits as counts
-(BraTS2020 250/74/45 of 369 cases, ISBI 2012 20/5/5 of 30 pages, Figshare 2800/200/64 of 3064 images). Here
-those counts are read as fractions, so the same configuration splits a synthetic data set of any size, and
-every item of one group (all slices of a case, all images of a patient) lands on the same side.
+One algorithm for every split: two-way splits (training / validation, MSD's ``val_fraction``) are
+``fractions=(1 - v, v)``; the data sets of the seeds state three-way splits as counts (BraTS2020 250/74/45 of 369
+cases, ISBI 2012 20/5/5 of 30 pages, Figshare 2800/200/64 of 3064 images). Here those counts are read as fractions,
+so the same configuration splits a synthetic data set of any size, and every item of one group (all slices of a
+case, all images of a patient) lands on the same side.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ data command, the slice store, packaging, the comparison runner) asks :data:`FOR
 What a format provides, under the same names in every folder:
 
 - ``detect(root)``: a cheap look at a folder (file names only) -- is it this format?
-- ``discover(root, report, **options)``: one pass over the folder that returns a :class:`DatasetSpec` (cases, channel and
-  class names) and records *every* problem it finds in ``report`` (an :class:`~data.IntegrityReport`, the one
+- ``discover(root, report, **options)``: one pass over the folder that returns a :class:`DatasetSpec` (cases, channel
+  and class names) and records *every* problem it finds in ``report`` (an :class:`~data.IntegrityReport`, the one
   problem collector), each naming its file; ``options`` are the format's own (which modalities, file names,
   the channel count a bundle expects, ...) and what discovery learnt is kept in the spec for the later parts;
 - ``check_case(case, spec, report)``: the per-case content checks (decodable, shapes, geometry, label values);

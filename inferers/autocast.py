@@ -27,8 +27,8 @@ class AutocastInferer(Inferer):
     """Run another MONAI inferer under ``torch.autocast(device_type, dtype)`` and return float32 outputs.
 
     MONAI's engines autocast only to CUDA (``torch.autocast("cuda")``), so their ``amp`` does nothing on a CPU; this
-    wrapper autocasts on any device. ``engines.MixedPrecisionTrainer``/``MixedPrecisionEvaluator`` use it for bfloat16, and a config can wrap an
-    inferer with it directly (``{_target_: inferers.AutocastInferer, inferer: ..., dtype: bfloat16}``).
+    wrapper autocasts on any device. ``engines.MixedPrecisionTrainer``/``MixedPrecisionEvaluator`` use it for bfloat16,
+    and a config can wrap an inferer with it directly (``{_target_: inferers.AutocastInferer, inferer: ..., dtype: bfloat16}``).
 
     Args:
         inferer: the wrapped inferer (``SimpleInferer``, ``SliceInferer``, ...).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import locale
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,19 @@ from formats.msd.synthetic import generate_msd_task01
 # The tests push tiny tensors: one intra-op thread is as fast, and avoids OpenMP threads spinning against
 # the bundle subprocesses some tests start (seen: 50x slower network tests with 2 threads on 2 busy cores).
 torch.set_num_threads(1)
+
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_locale():
+    """ITK (GDCM) switches the process to the C locale when it writes or reads some files (DICOM series), after
+    which text decoded with the preferred encoding (subprocess output, ``Path.write_text``) is ASCII: later tests
+    failed with UnicodeDecodeError depending on their order. Each test gets the locale back as it found it."""
+    saved = locale.setlocale(locale.LC_ALL)
+    yield
+    if locale.setlocale(locale.LC_ALL) != saved:
+        locale.setlocale(locale.LC_ALL, saved)
+
 
 SYNTHETIC_MSD = {"num_training": 6, "num_test": 2, "spatial_size": (32, 32, 12), "seed": 0}
 

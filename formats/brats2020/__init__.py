@@ -51,7 +51,10 @@ class Brats2020Format(DataFormat):
         from transforms.io import LoadVolumed
 
         keys = ["image", "label"]
-        return [LoadVolumed(keys=keys, allow_missing_keys=True), EnsureChannelFirstd(keys=keys, allow_missing_keys=True)]
+        return [
+            LoadVolumed(keys=keys, allow_missing_keys=True),
+            EnsureChannelFirstd(keys=keys, allow_missing_keys=True),
+        ]
 
     def add_check_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--modalities", nargs="+", default=list(BRATS_MODALITIES), choices=BRATS_MODALITIES)
@@ -66,7 +69,9 @@ class Brats2020Format(DataFormat):
             help="voxels per volume; 240 240 155 is the real size",
         )  # fmt: skip
         parser.add_argument("--seed", type=int, default=0, help="same seed, same voxels")
-        parser.add_argument("--split", choices=("Training", "Validation"), default="Training", help="Validation: no _seg")
+        parser.add_argument(
+            "--split", choices=("Training", "Validation"), default="Training", help="Validation: no _seg"
+        )
         parser.add_argument("--suffix", choices=(".nii.gz", ".nii"), default=".nii.gz", help="file suffix")
 
     def synthesize(self, out_dir: str | os.PathLike, **options: Any) -> Path:

@@ -133,7 +133,8 @@ def _check_case_headers(item: dict[str, Any], report: IntegrityReport) -> None:
             continue
         if len(shape) != 3:
             report.error(
-                path, f"shape {shape} is {len(shape)}D, expected one 3D volume (X, Y, Z) per modality (one channel each)"
+                path,
+                f"shape {shape} is {len(shape)}D, expected one 3D volume (X, Y, Z) per modality (one channel each)",
             )
             continue
         shapes[path] = shape

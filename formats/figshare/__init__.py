@@ -58,7 +58,9 @@ class FigshareFormat(DataFormat):
         parser.add_argument("--num_patients", type=int, default=8, help="patients (233 in the release)")
         parser.add_argument("--size", type=int, default=512, help="image side (512 in the release)")
         parser.add_argument("--seed", type=int, default=0, help="same seed, same pixels")
-        parser.add_argument("--files_per_folder", type=int, default=766, help="files per brainTumorDataPublic_a-b folder")
+        parser.add_argument(
+            "--files_per_folder", type=int, default=766, help="files per brainTumorDataPublic_a-b folder"
+        )
 
     def synthesize(self, out_dir: str | os.PathLike, **options: Any) -> Path:
         from formats.figshare.synthetic import generate_figshare

@@ -23,8 +23,8 @@ class LoadTiffPaged(ReportsLastFailure, MapTransform):
     """Decode one page of a multi-page stack into a channel-first ``MetaTensor`` (1, rows, columns).
 
     ``data[key]`` is the stack's path and ``data[page_key]`` the page index (as made by
-    :func:`~formats.isbi2012.discovery.discover_isbi`). TIFF pages are read alone with ``tifffile`` (seeking to the page, not
-    decoding the stack) and keep the numpy (rows, columns) axis order: unlike MONAI's ``PILReader``, nothing is
+    :func:`~formats.isbi2012.discovery.discover_isbi`). TIFF pages are read alone with ``tifffile`` (seeking to the
+    page, not decoding the stack) and keep the numpy (rows, columns) axis order: unlike MONAI's ``PILReader``, nothing is
     transposed, so a page looks as in any image viewer. Other formats are read whole through
     :class:`transforms.io.LoadVolumed` (nibabel for NIfTI, ITK for NRRD/MHA) and page ``k`` is slice ``k`` of the
     last axis, in that reader's axis order.

@@ -57,7 +57,10 @@ class MsdFormat(DataFormat):
         from transforms.io import LoadVolumed
 
         keys = ["image", "label"]
-        return [LoadVolumed(keys=keys, allow_missing_keys=True), EnsureChannelFirstd(keys=keys, allow_missing_keys=True)]
+        return [
+            LoadVolumed(keys=keys, allow_missing_keys=True),
+            EnsureChannelFirstd(keys=keys, allow_missing_keys=True),
+        ]
 
     def add_check_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--num_channels", type=int, help="image channels (default: the modalities of dataset.json)")

@@ -78,7 +78,9 @@ def _labels(meta: dict, json_path: Path, expected: Sequence[int] | None, report:
     elif "labels" in meta:
         report.error(json_path, f"'labels' is {meta['labels']!r}, expected an object {{\"0\": \"background\", ...}}")
     if expected is not None and declared and sorted(declared.values()) != sorted(expected):
-        report.warning(json_path, f"'labels' declares {sorted(declared.values())}, the bundle expects {sorted(expected)}")
+        report.warning(
+            json_path, f"'labels' declares {sorted(declared.values())}, the bundle expects {sorted(expected)}"
+        )
     if expected is not None and not declared:
         declared = {f"label {v}": int(v) for v in expected}
     return declared
