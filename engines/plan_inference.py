@@ -1,0 +1,121 @@
+"""Whole-case inference of the generic path from a plan: the inferer (Gaussian-weighted sliding windows in 3D,
+slice-wise for a 2D network on 3D data) and the post-processing of validation, evaluation and inference."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from monai.inferers import Inferer, SlidingWindowInferer
+from monai.transforms import Activationsd, AsDiscreted, Compose, Invertd
+
+from engines.inferers import AdaptiveSliceInferer
+from engines.multiclass_overlay import MultiClassOverlayHandler
+
+__all__ = [
+    "PlanOverlayHandler",
+    "plan_inferer", "plan_inference_postprocessing", "plan_postprocessing", "regions_to_index_map"]
+
+
+def plan_inferer(
+    plan: Mapping, sw_batch_size: int = 4, overlap: float = 0.5, mode: str = "gaussian", data_dims: int | None = None
+) -> Inferer:
+    """The inferer of whole pre-processed cases for a plan.
+
+    * 3D network, or a 2D network on 2D images: MONAI ``SlidingWindowInferer`` with the plan's patch size;
+    * 2D network on 3D cases: slice by slice along the plan's ``slice_axis`` (:class:`~engines.AdaptiveSliceInferer`,
+      MONAI's ``SliceInferer`` that backs off when memory runs out), sliding 2D windows of the patch size in-plane.
+
+    Args:
+        plan: the run's plan (``spatial_dims``, ``patch_size``, ``slice_axis``).
+        sw_batch_size: windows (or slices) per network call.
+        overlap: overlap of neighbouring windows (nnU-Net: 0.5).
+        mode: blending of overlapping windows (``"gaussian"``: nnU-Net's Gaussian importance weighting).
+        data_dims: spatial dimensions of the cases; by default 2 when the plan has no slice axis, else 3.
+
+    Returns:
+        ``inferer(inputs (B, C, *spatial), network) -> (B, out_channels, *spatial)``.
+    """
+    patch = [int(p) for p in plan["patch_size"]]
+    if data_dims is None:
+        data_dims = 2 if plan.get("slice_axis") is None else 3
+    if int(plan["spatial_dims"]) == 2 and data_dims == 3:
+        return AdaptiveSliceInferer(
+            spatial_dim=int(plan["slice_axis"]), roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap,
+            mode=mode, progress=False,
+        )  # fmt: skip
+    return SlidingWindowInferer(roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap, mode=mode)
+
+
+def plan_postprocessing(plan: Mapping, pred_key: str = "pred", label_key: str = "label") -> Compose:
+    """Validation/evaluation post-processing: logits -> one-hot prediction, and the label made one-hot alike.
+
+    Softmax plans: softmax -> argmax -> one-hot of ``out_channels`` classes (label index map one-hot encoded);
+    sigmoid plans (regions): sigmoid -> threshold 0.5 per region (the label already has one channel per region).
+    """
+    n = int(plan["out_channels"])
+    if plan["activation"] == "softmax":
+        return Compose(
+            [
+                Activationsd(keys=pred_key, softmax=True),
+                AsDiscreted(keys=[pred_key, label_key], argmax=[True, False], to_onehot=[n, n]),
+            ]
+        )
+    return Compose([Activationsd(keys=pred_key, sigmoid=True), AsDiscreted(keys=pred_key, threshold=0.5)])
+
+
+def plan_inference_postprocessing(
+    plan: Mapping, preprocessing, pred_key: str = "pred", image_key: str = "image"
+) -> Compose:
+    """Inference post-processing: probabilities put back into the input's geometry (MONAI ``Invertd`` undoes the
+    resampling and the crop of ``preprocessing``, interpolating the probabilities), then argmax (classes:
+    ``(1, *spatial)`` training indices) or threshold 0.5 (regions: ``(R, *spatial)``)."""
+    activation = {"softmax": True} if plan["activation"] == "softmax" else {"sigmoid": True}
+    chain = [
+        Activationsd(keys=pred_key, **activation),
+        Invertd(keys=pred_key, transform=preprocessing, orig_keys=image_key, nearest_interp=False, to_tensor=True),
+    ]
+    if plan["activation"] == "softmax":
+        chain.append(AsDiscreted(keys=pred_key, argmax=True))
+    else:
+        chain.append(AsDiscreted(keys=pred_key, threshold=0.5))
+    return Compose(chain)
+
+
+def regions_to_index_map(regions: torch.Tensor) -> torch.Tensor:
+    """``(R, *spatial)`` binary regions -> ``(1, *spatial)`` map of the last region (1..R) covering each voxel, 0
+    where none does (nnU-Net writes overlapping regions in declaration order: inner regions last)."""
+    regions = torch.as_tensor(regions)
+    out = torch.zeros((1, *regions.shape[1:]), dtype=torch.int64, device=regions.device)
+    for r in range(regions.shape[0]):
+        out[0][regions[r] > 0.5] = r + 1
+    return out
+
+
+class PlanOverlayHandler(MultiClassOverlayHandler):
+    """:class:`~engines.MultiClassOverlayHandler` for a plan: channel and class names from the data set, slices along
+    the plan's slice axis, and region channels ``(R, *spatial)`` drawn as the index map of
+    :func:`regions_to_index_map` (classes ``background, region 1, ...``).
+
+    Args:
+        plan: the run's plan (``channel_names``, ``class_names``, ``region_based``, ``slice_axis``).
+        output_dir, log_dir, tag: as :class:`~engines.MultiClassOverlayHandler`.
+    """
+
+    def __init__(self, plan: Mapping, output_dir: str, log_dir: str | None = None, tag: str = "validation") -> None:
+        self.region_based = bool(plan.get("region_based"))
+        names = list(plan["class_names"])
+        super().__init__(
+            output_dir=output_dir, class_names=(["background", *names] if self.region_based else names),
+            log_dir=log_dir, tag=tag, channel_names=list(plan["channel_names"]),
+            axis=2 if plan.get("slice_axis") is None else int(plan["slice_axis"]),
+        )  # fmt: skip
+
+    def _capture_item(self, engine, item: dict) -> dict:
+        if self.region_based:
+            item = dict(item)
+            for key in self.keys[1:]:
+                value = item.get(key)
+                if value is not None:
+                    item[key] = regions_to_index_map(value)
+        return super()._capture_item(engine, item)
