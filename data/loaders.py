@@ -27,6 +27,7 @@ __all__ = [
     "RegionChannelsd",
     "case_preprocessing",
     "check_plan_against_spec",
+    "inference_cases",
     "label_transforms",
     "nonzero",
     "open_dataset",
@@ -239,3 +240,18 @@ def check_plan_against_spec(plan: Mapping, spec: DatasetSpec) -> None:
             f"{spec.root}: channels {spec.channel_names} differ from the trained model's plan "
             f"{plan.get('channel_names')}; use a data set with the model's channels."
         )
+
+
+def inference_cases(spec: DatasetSpec, max_cases: int | None = None) -> list[dict]:
+    """The data set's test cases (the first ``max_cases``) to segment.
+
+    Raises:
+        DatasetError: the data set has none; the message says how to name files instead.
+    """
+    cases = list(spec.test)[: None if max_cases is None else int(max_cases)]
+    if not cases:
+        raise DatasetError(
+            f"{spec.root}: no test cases to segment (imagesTs / the test list is empty); name files with "
+            "--infer_files \"[{'case_id': 'x', 'image': ['/path/x_0000.nii.gz']}]\"."
+        )
+    return cases

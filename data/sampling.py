@@ -14,7 +14,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Randomizable, apply_transform
 from torch.utils.data import Dataset
 
-__all__ = ["PatchDataset", "RandMirrord", "crop_or_pad"]
+__all__ = ["PatchDataset", "RandElasticd", "RandMirrord", "crop_or_pad"]
 
 _MAX_INDICES = 20000  # foreground voxels kept per class and case for oversampling (a uniform subsample)
 
@@ -188,3 +188,54 @@ class RandMirrord(Randomizable, MapTransform):
             for key in self.key_iterator(d):
                 d[key] = torch.flip(_tensor(d[key]), dims=axes)
         return d
+
+
+class RandElasticd(Randomizable, MapTransform):
+    """Elastic deformation of 2D or 3D samples (MONAI ``Rand2DElasticd`` / ``Rand3DElasticd`` chosen by the sample's
+    dimensionality), image bilinear, label nearest; off unless ``prob > 0`` (slow on a CPU, as nnU-Net notes).
+
+    Args:
+        keys: image key and label key.
+        prob: probability of a deformation.
+        sigma_range: smoothness of the displacement field in voxels (the 2D transform's control-point spacing is
+            ``2 * sigma``).
+        magnitude_range: displacement magnitude.
+        allow_missing_keys: don't fail on a missing key.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        prob: float = 0.0,
+        sigma_range: Sequence[float] = (9.0, 13.0),
+        magnitude_range: Sequence[float] = (0.0, 200.0),
+        allow_missing_keys: bool = False,
+    ) -> None:
+        from monai.transforms import Rand2DElasticd, Rand3DElasticd
+
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        self.prob = float(prob)
+        modes = ["bilinear", "nearest"][: len(self.keys)]
+        self.t2 = Rand2DElasticd(
+            keys, spacing=2 * float(sigma_range[0]), magnitude_range=magnitude_range, prob=1.0, mode=modes,
+            padding_mode="zeros", allow_missing_keys=allow_missing_keys,
+        )  # fmt: skip
+        self.t3 = Rand3DElasticd(
+            keys, sigma_range=sigma_range, magnitude_range=magnitude_range, prob=1.0, mode=modes,
+            padding_mode="zeros", allow_missing_keys=allow_missing_keys,
+        )  # fmt: skip
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> RandElasticd:
+        super().set_random_state(seed, state)
+        self.t2.set_random_state(seed, state)
+        self.t3.set_random_state(seed, state)
+        return self
+
+    def randomize(self, data: Any = None) -> None:  # noqa: D102 (Randomizable)
+        pass
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict:
+        if self.prob <= 0 or self.R.uniform() >= self.prob:
+            return dict(data)
+        first = data[next(k for k in self.key_iterator(dict(data)))]
+        return dict((self.t2 if first.ndim == 3 else self.t3)(data))

@@ -131,9 +131,10 @@ class CaseMetricsWriter:
             writer.writerow(["mean", *(_fmt(_nanmean(table[m])) for m in metrics), len(self.rows)])
         for m in metrics:
             engine.state.metrics[f"mean_{m}"] = _nanmean(table[m])
+        per_class = ", ".join(f"{n} {_nanmean(table['dice'][:, k]):.4f}" for k, n in enumerate(self.class_names))
         self.logger.info(
             f"per-case metrics: {self.output_dir / 'case_metrics.csv'}; mean Dice {_nanmean(table['dice']):.4f} "
-            f"over {len(self.rows)} case(s) ({', '.join(f'{n} {_nanmean(table['dice'][:, k]):.4f}' for k, n in enumerate(self.class_names))})"
+            f"over {len(self.rows)} case(s) ({per_class})"
         )
 
 
