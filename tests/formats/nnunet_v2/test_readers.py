@@ -1,0 +1,49 @@
+"""Reading nnU-Net cases: channels stacked channel-first with channel 0's affine; NRRD / MHA / TIFF / PNG files."""
+
+from __future__ import annotations
+
+import itk
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from data import DatasetError
+from formats.nnunet_v2.readers import LoadNnUNetCased, read_channel_file, spacing_from_affine
+
+
+@pytest.mark.parametrize("ending", [".nrrd", ".mha"])
+def test_itk_files_keep_geometry(tmp_path, ending):
+    arr = np.arange(4 * 5 * 6, dtype=np.float32).reshape(6, 5, 4)  # ITK's numpy view is (z, y, x)
+    img = itk.image_from_array(arr)
+    img.SetSpacing([0.5, 0.7, 2.0])
+    path = tmp_path / f"case_0000{ending}"
+    itk.imwrite(img, str(path))
+    out, affine = read_channel_file(path)
+    assert out.shape == (4, 5, 6)  # (x, y, z)
+    np.testing.assert_allclose(spacing_from_affine(affine, 3), [0.5, 0.7, 2.0])
+    np.testing.assert_array_equal(out, arr.transpose(2, 1, 0))
+
+
+def test_2d_png_and_tiff_channels_stack(tmp_path):
+    a = (np.arange(6 * 8) % 256).astype(np.uint8).reshape(6, 8)
+    b = (255 - a).astype(np.uint8)
+    Image.fromarray(a).save(tmp_path / "c_0000.png")
+    tifffile.imwrite(tmp_path / "c_0001.tif", b)
+    Image.fromarray((a > 20).astype(np.uint8)).save(tmp_path / "c.png")
+    out = LoadNnUNetCased()({"image": [str(tmp_path / "c_0000.png"), str(tmp_path / "c_0001.tif")],
+                            "label": str(tmp_path / "c.png")})
+    assert tuple(out["image"].shape) == (2, 6, 8) and tuple(out["label"].shape) == (1, 6, 8)
+    np.testing.assert_array_equal(out["image"][1].numpy(), b)
+    assert spacing_from_affine(out["image"].affine, 2) == [1.0, 1.0]
+    assert out["image"].meta["filename_or_obj"].endswith("c_0000.png")
+
+
+def test_rgb_and_mismatched_channels_are_named(tmp_path):
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(tmp_path / "rgb_0000.png")
+    with pytest.raises(DatasetError, match="rgb_0000.png.*own file"):
+        read_channel_file(tmp_path / "rgb_0000.png")
+    Image.fromarray(np.zeros((6, 8), np.uint8)).save(tmp_path / "x_0000.png")
+    Image.fromarray(np.zeros((6, 9), np.uint8)).save(tmp_path / "x_0001.png")
+    with pytest.raises(DatasetError, match="x_0001.png: shape"):
+        LoadNnUNetCased()({"image": [str(tmp_path / "x_0000.png"), str(tmp_path / "x_0001.png")]})
