@@ -8,10 +8,11 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
-from monai.data import NibabelWriter
+from monai.data.utils import to_affine_nd
 
 __all__ = ["PredictionWriter", "to_label_values"]
 
@@ -94,10 +95,7 @@ class PredictionWriter:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             path = self.output_dir / f"{case}.nii.gz"
             dtype = np.uint8 if labels.max(initial=0) < 256 else np.uint16
-            writer = NibabelWriter(output_dtype=dtype)
-            writer.set_data_array(labels.astype(dtype), channel_dim=None, squeeze_end_dims=False)
-            writer.set_metadata({"affine": affine, "original_affine": affine}, resample=False)
-            writer.write(str(path), verbose=False)
+            nib.save(nib.Nifti1Image(labels.astype(dtype), to_affine_nd(3, affine).numpy()), str(path))
             self.paths.append(path)
             dims = self._dims = labels.ndim
             voxel = float(abs(np.linalg.det(affine[:dims, :dims].numpy())))
