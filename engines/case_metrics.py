@@ -47,10 +47,12 @@ def case_class_metrics(pred: torch.Tensor, label: torch.Tensor, spacing: Sequenc
     nan = torch.tensor(float("nan"), dtype=torch.float64)
     dice = torch.where(ps + gs > 0, 2 * inter / (ps + gs).clamp(min=1), nan)
     iou = torch.where(union > 0, inter / union.clamp(min=1), nan)
-    hd = compute_hausdorff_distance(
-        p[None].float(), g[None].float(), include_background=True, percentile=95, spacing=list(spacing)
-    )[0].double()
-    hd = torch.where((ps > 0) & (gs > 0), hd, nan)
+    hd = torch.full_like(dice, float("nan"))
+    both = ((ps > 0) & (gs > 0)).nonzero().flatten()
+    if len(both):  # only where both have a surface (else MONAI warns and returns inf / nan)
+        hd[both] = compute_hausdorff_distance(
+            p[both][None].float(), g[both][None].float(), include_background=True, percentile=95, spacing=list(spacing)
+        )[0].double()
     return {"dice": dice.numpy(), "iou": iou.numpy(), "hd95": hd.numpy()}
 
 
