@@ -84,6 +84,11 @@ def parse_labels(meta: dict, path: Path, report: IntegrityReport) -> tuple[dict,
             report.error(path, f"label {name!r}: {value!r} is not a non-negative integer or a list of them")
             return None
         clean[str(name)] = [int(v) for v in value] if isinstance(value, (list, tuple)) else int(value)
+    if "ignore" in clean:
+        report.warning(
+            path, 'label "ignore" is trained as an ordinary class here (nnU-Net leaves it out of the loss); '
+            "remove it from dataset.json and the label files if those voxels must not be learned"
+        )
     region_based = any(isinstance(v, list) for v in clean.values())
     values = sorted({v for x in clean.values() for v in (x if isinstance(x, list) else [x])})
     if 0 not in values:
@@ -150,10 +155,9 @@ def _dims(path: str, report: IntegrityReport) -> int | None:
     except Exception as exc:  # DatasetError naming the file
         report.record(path, exc)
         return None
-    shape = tuple(s for s in shape)
-    while len(shape) > 2 and shape[-1] == 1:  # a 3D file of one slice is 2D data, as in nnU-Net
-        shape = shape[:-1]
-    return len(shape) if not path.lower().endswith(FILE_ENDINGS_2D) else 2
+    if path.lower().endswith(FILE_ENDINGS_2D):
+        return 2
+    return 3 if len(shape) == 4 and shape[-1] == 1 else len(shape)  # as the reader gives it
 
 
 def discover_nnunet_v2(root: Path, report: IntegrityReport) -> DatasetSpec | None:

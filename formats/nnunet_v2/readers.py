@@ -72,8 +72,8 @@ def read_channel_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         path: the file (``.nii.gz``, ``.nii``, ``.nrrd``, ``.mha``, ``.png``, ``.tif``, ...).
 
     Returns:
-        The array, (x, y, z) for 3D files or (H, W) for 2D ones (float32), and its 4 x 4 affine (RAS; identity for
-        2D files).
+        The array, (x, y, z) for 3D files (a 2D NIfTI / NRRD / MHA gives (x, y)) or (H, W) for 2D image files
+        (float32), and its 4 x 4 affine (RAS; identity for PNG / BMP / TIFF).
 
     Raises:
         DatasetError: naming the file when it cannot be decoded.
@@ -95,7 +95,7 @@ def read_channel_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetError(f"{p}: cannot be decoded ({type(exc).__name__}: {exc}); re-export the file.") from exc
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]
-    if arr.ndim != 3:
+    if arr.ndim not in (2, 3):
         raise DatasetError(
             f"{p}: expected a 3D volume (one channel per file in nnU-Net's layout), found shape {tuple(arr.shape)}; "
             "split 4D files into {case}_0000, {case}_0001, ... (scripts/convert_dataset.py does it for MSD)."

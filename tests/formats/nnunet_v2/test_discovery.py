@@ -131,3 +131,10 @@ def test_discovery_writes_nothing(twins):
         fmt.check_case(case, spec, report)
         fmt.load_transforms(spec)[0](case)
     assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*")) == before
+
+
+def test_ignore_label_is_a_warning(twins, tmp_path):
+    root = _copy(twins["mri"], tmp_path)
+    _edit_json(root, labels={"background": 0, "fat": 1, "muscle": 2, "fluid": 3, "ignore": 4})
+    spec, report = FORMATS.discover(root, "nnunet_v2")
+    assert report.ok and spec is not None and any('"ignore"' in w.message for w in report.warnings)

@@ -47,3 +47,14 @@ def test_rgb_and_mismatched_channels_are_named(tmp_path):
     Image.fromarray(np.zeros((6, 9), np.uint8)).save(tmp_path / "x_0001.png")
     with pytest.raises(DatasetError, match="x_0001.png: shape"):
         LoadNnUNetCased()({"image": [str(tmp_path / "x_0000.png"), str(tmp_path / "x_0001.png")]})
+
+
+def test_2d_nifti_keeps_its_spacing(tmp_path):
+    import nibabel as nib
+
+    nib.save(nib.Nifti1Image(np.ones((5, 7), np.float32), np.diag([0.5, 0.25, 1.0, 1.0])), str(tmp_path / "a.nii.gz"))
+    arr, affine = read_channel_file(tmp_path / "a.nii.gz")
+    assert arr.shape == (5, 7) and spacing_from_affine(affine, 2) == [0.5, 0.25]
+    nib.save(nib.Nifti1Image(np.ones((2, 3, 4, 2), np.float32), np.eye(4)), str(tmp_path / "b.nii.gz"))
+    with pytest.raises(DatasetError, match="b.nii.gz: expected a 3D volume"):
+        read_channel_file(tmp_path / "b.nii.gz")

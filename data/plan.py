@@ -1,0 +1,378 @@
+"""The plan of a data set, made from its fingerprint (nnU-Net's rules, our implementation): target spacing, 2D
+slice axis, normalisation per channel, cropping, patch and batch size for a memory budget, network depth and
+output head. The keys are the contract in the module's :data:`PLAN_KEYS` (shared with the training workflow):
+every plan holds all of them, each overridable (``make_plan(..., overrides={"patch_size": [96, 96]})``).
+
+Rules:
+
+- target spacing: the median spacing per axis; when the median spacing is anisotropic (coarsest / finest > 3) the
+  coarse axis takes the 10th percentile of its spacings (not finer than the finest other axis), so thick-slice data
+  are not interpolated into many thin slices; ``resample`` is false when every case already has it (1e-3 rel.);
+- slice axis of a 2D network on 3D data: the coarsest axis of the target spacing (ties, e.g. isotropic data: the
+  last axis);
+- normalisation from the channel name (case-insensitive): ``CT`` -> clip to the foreground 0.5 / 99.5 percentiles
+  and z-score with the foreground mean / std of the whole data set; ``noNorm`` -> none; ``rescale_to_0_1`` (and
+  ``rgb_to_0_1``) -> per-case min-max to [0, 1]; ``zscore`` and MR names (T1, T2, FLAIR, ADC, ...) -> per-case
+  z-score; any other name -> per-case z-score with a warning. The z-score uses the non-zero mask when cropping to
+  the non-zero bounding box shrinks the cases by 25 % or more on average (brain MRI);
+- crop to the non-zero bounding box (always);
+- patch size: from the median case shape after cropping and resampling (in-plane axes for 2D), at most 256 per
+  axis in 2D and 96 in 3D on the CPU (1024 / 256 with ``gpu_memory_gb``), shrunk on the axis with the largest
+  patch-to-median ratio until the estimated activation memory of a batch of 2 fits the budget; depth = poolings
+  while the smallest axis stays >= 4 voxels (at most 5), each axis rounded up to a multiple of 2 ** depth; batch size = what
+  the budget holds, at least 2, at most 5 % of the data set's voxels per batch (nnU-Net) or 64 / 16;
+- head: softmax over the classes (background first), or one sigmoid per region for region-based labels.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.fingerprint import fingerprint_hash
+
+__all__ = [
+    "PLAN_KEYS",
+    "choose_normalization",
+    "estimate_memory_gb",
+    "make_plan",
+    "network_depth",
+    "plan_dataset",
+    "plan_patch_and_batch",
+    "read_plan",
+    "slice_axis_of",
+    "target_spacing_of",
+    "write_plan",
+]
+
+logger = logging.getLogger(__name__)
+
+PLAN_KEYS = (
+    "dataset", "format", "fingerprint_hash", "spatial_dims", "channel_names", "in_channels", "labels",
+    "class_names", "region_based", "out_channels", "activation", "label_values", "regions_class_order",
+    "target_spacing", "resample", "slice_axis", "normalization", "crop_to_nonzero", "median_shape", "patch_size",
+    "batch_size", "depth", "features", "memory_budget_gb", "device", "warnings",
+)
+ANISOTROPY_THRESHOLD = 3.0
+NONZERO_SHRINK_FOR_MASK = 0.25
+MAX_DEPTH = 5
+MIN_FEATURE_MAP = 4
+CPU_BUDGET_GB = 2.0
+# device -> (max patch side in 2D, in 3D), base features, max batch (2D, 3D)
+_DEVICE = {"cpu": ((256, 96), 16, (64, 16)), "gpu": ((1024, 256), 32, (64, 16))}
+_MAX_FEATURES = 320
+_TENSORS_PER_LEVEL = 12  # stored per voxel and feature at each level: 2 convs x (conv, norm, act) in encoder + decoder
+MR_NAMES = frozenset(
+    "t1 t1w t1c t1ce t1gd t1post t1contrast t2 t2w t2star flair adc dwi pd pdw mr mri swi dce hbv".split()
+)
+
+
+def _clean(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def choose_normalization(
+    channel_names: list[str], intensity: list[dict], nonzero_shrink: float, crop_to_nonzero: bool = True
+) -> tuple[list[dict], list[str]]:
+    """Normalisation entry per channel from its name (see the module docstring).
+
+    Args:
+        channel_names: one name per channel.
+        intensity: the fingerprint's per-channel foreground statistics (``mean``, ``std``, ``percentile_00_5``,
+            ``percentile_99_5``).
+        nonzero_shrink: mean fraction of the voxels removed by cropping to the non-zero bounding box.
+        crop_to_nonzero: whether the plan crops (the non-zero mask is used only then).
+
+    Returns:
+        The entries and the warnings (unknown names, substitutions).
+    """
+    use_mask = bool(crop_to_nonzero and nonzero_shrink >= NONZERO_SHRINK_FOR_MASK)
+    entries, warnings = [], []
+    for c, name in enumerate(channel_names):
+        key = _clean(name)
+        if key == "ct":
+            stats = intensity[c]
+            entries.append({
+                "scheme": "ct",
+                "clip": [float(stats["percentile_00_5"]), float(stats["percentile_99_5"])],
+                "mean": float(stats["mean"]),
+                "std": float(max(stats["std"], 1e-8)),
+            })
+            if stats.get("num_samples", 1) == 0:
+                warnings.append(f"channel {c} ({name!r}): no foreground voxel to compute the CT statistics from")
+        elif key == "nonorm":
+            entries.append({"scheme": "none"})
+        elif key in ("rescaleto01", "rgbto01"):
+            entries.append({"scheme": "rescale_to_0_1"})
+            if key == "rgbto01":
+                warnings.append(f"channel {c} ({name!r}): rgb_to_0_1 is planned as rescale_to_0_1 (per-case min-max)")
+        else:
+            entries.append({"scheme": "zscore", "use_nonzero_mask": use_mask})
+            if key != "zscore" and key not in MR_NAMES:
+                warnings.append(
+                    f"channel {c} ({name!r}): unknown channel name, normalised by per-case z-score; name it CT, "
+                    "noNorm, rescale_to_0_1 or zscore in dataset.json, or override plan normalization"
+                )
+    return entries, warnings
+
+
+def target_spacing_of(spacings: np.ndarray) -> tuple[list[float], bool]:
+    """Target spacing from the cases' spacings (N, D) and whether the data are anisotropic (module docstring)."""
+    spacings = np.asarray(spacings, dtype=np.float64)
+    target = np.median(spacings, axis=0)
+    anisotropic = bool(target.max() / target.min() > ANISOTROPY_THRESHOLD)
+    if anisotropic:
+        coarse = int(np.argmax(target))
+        others = np.delete(target, coarse)
+        target[coarse] = max(float(np.percentile(spacings[:, coarse], 10)), float(others.max()))
+    return [float(v) for v in target], anisotropic
+
+
+def slice_axis_of(target_spacing: list[float]) -> int:
+    """The coarsest axis (ties within 1e-3 relative: the last of them)."""
+    t = np.asarray(target_spacing, dtype=np.float64)
+    return int(max(i for i in range(len(t)) if t[i] >= t.max() * (1 - 1e-3)))
+
+
+def network_depth(patch_size: list[int]) -> int:
+    """Poolings while every axis stays >= 4 voxels: ``min(floor(log2(min(patch) / 4)), 5)``, at least 1."""
+    return int(max(1, min(MAX_DEPTH, math.floor(math.log2(max(min(patch_size), 1) / MIN_FEATURE_MAP)))))
+
+
+def estimate_memory_gb(patch_size: list[int], batch_size: int, depth: int, features: int) -> float:
+    """Rough activation memory (float32, GB) of a U-Net on ``patch_size``: per level, the voxels at that level x
+    its features (doubling per level, at most 320) x 12 stored tensors (two conv blocks of conv, norm and
+    activation in the encoder and the decoder), times the batch size. For comparing patch sizes, not exact."""
+    voxels = float(np.prod(patch_size))
+    per_sample = sum(
+        voxels / (2 ** len(patch_size)) ** level * min(features * 2**level, _MAX_FEATURES)
+        for level in range(depth + 1)
+    )
+    return per_sample * _TENSORS_PER_LEVEL * 4 * batch_size / 1024**3
+
+
+def plan_patch_and_batch(
+    median_shape: list[int], budget_gb: float, device: str, features: int, dataset_voxels: float | None = None
+) -> tuple[list[int], int, int, list[str]]:
+    """Patch size, depth and batch size for ``median_shape`` (the axes the network sees) within ``budget_gb``.
+
+    Returns:
+        (patch_size, depth, batch_size, warnings).
+    """
+    caps, _, max_batch = _DEVICE[device]
+    ndim = len(median_shape)
+    cap, max_batch = caps[ndim - 2], max_batch[ndim - 2]
+    median = np.maximum(np.asarray(median_shape, dtype=np.float64), 1.0)
+    patch = [int(max(2 * MIN_FEATURE_MAP, min(int(m), cap))) for m in median]
+    warnings: list[str] = []
+    while True:
+        depth = network_depth(patch)
+        step = 2**depth
+        # round up to a multiple of 2 ** depth (the patch may exceed the image; it is padded), within the cap
+        patch = [min(-(-p // step) * step, cap - cap % step) for p in patch]
+        if estimate_memory_gb(patch, 2, depth, features) <= budget_gb:
+            break
+        shrinkable = [a for a in range(ndim) if patch[a] - step >= 2 * MIN_FEATURE_MAP]
+        if not shrinkable:
+            warnings.append(
+                f"patch {patch} with batch 2 needs ~{estimate_memory_gb(patch, 2, depth, features):.2f} GB, more "
+                f"than the budget {budget_gb} GB, and cannot shrink further"
+            )
+            break
+        axis = max(shrinkable, key=lambda a: (patch[a] / median[a], patch[a]))
+        patch[axis] -= step
+    batch = int(budget_gb // max(estimate_memory_gb(patch, 1, depth, features), 1e-12))
+    if dataset_voxels:
+        batch = min(batch, int(0.05 * dataset_voxels / float(np.prod(patch))))
+    return patch, depth, int(min(max(batch, 2), max_batch)), warnings
+
+
+def make_plan(
+    fingerprint: dict,
+    spatial_dims: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    memory_budget_gb: float | None = None,
+    gpu_memory_gb: float | None = None,
+) -> dict:
+    """The plan of a data set from its fingerprint (:func:`data.fingerprint.fingerprint_dataset`).
+
+    Args:
+        fingerprint: the fingerprint dict.
+        spatial_dims: 2 or 3, the network's (default 2; 3 needs 3D data).
+        overrides: plan entries to set after planning (any of :data:`PLAN_KEYS`; ``spatial_dims``,
+            ``memory_budget_gb`` and ``device`` are planning inputs and re-plan; ``patch_size`` without ``depth``
+            recomputes the depth).
+        memory_budget_gb: memory for activations (default 2 GB on the CPU, ``gpu_memory_gb`` on a GPU).
+        gpu_memory_gb: plan for a GPU with this much memory (bigger patch caps, 32 base features).
+
+    Returns:
+        The plan dict with every key of :data:`PLAN_KEYS`.
+
+    Raises:
+        ValueError: an unknown override key (the message lists the valid ones), or 3D networks on 2D data.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(PLAN_KEYS))
+    if unknown:
+        raise ValueError(f"unknown plan key(s) {unknown}; valid keys: {', '.join(PLAN_KEYS)}.")
+    device = overrides.pop("device", "gpu" if gpu_memory_gb else "cpu")
+    if device not in _DEVICE:
+        raise ValueError(f"plan device must be 'cpu' or 'gpu', got {device!r}.")
+    spatial_dims = int(overrides.pop("spatial_dims", spatial_dims or 2))
+    budget = float(overrides.pop("memory_budget_gb", memory_budget_gb or gpu_memory_gb or CPU_BUDGET_GB))
+    data_dims = int(fingerprint["spatial_dims"])
+    if spatial_dims not in (2, 3) or spatial_dims > data_dims:
+        raise ValueError(f"spatial_dims must be 2 or 3 (3 only for 3D data; these are {data_dims}D), got {spatial_dims}.")
+    cases = fingerprint["cases"]
+    warnings: list[str] = []
+
+    spacings = np.array([c["spacing"] for c in cases], dtype=np.float64)
+    target, anisotropic = target_spacing_of(spacings)
+    resample = bool(np.any(np.abs(spacings - np.asarray(target)) > 1e-3 * np.asarray(target)))
+    slice_axis = slice_axis_of(target) if data_dims == 3 else None
+    crop = True
+    shrink = float(np.mean([1 - np.prod(c["cropped_shape"]) / max(np.prod(c["shape"]), 1) for c in cases]))
+    normalization, norm_warnings = choose_normalization(fingerprint["channel_names"], fingerprint["intensity"], shrink, crop)
+    warnings += norm_warnings
+    shapes = np.array([c["cropped_shape"] if crop else c["shape"] for c in cases], dtype=np.float64)
+    resampled = np.maximum(np.round(shapes * spacings / np.asarray(target)), 1)
+    median_shape = [int(v) for v in np.round(np.median(resampled, axis=0))]
+    axes = [a for a in range(data_dims) if a != slice_axis] if (spatial_dims == 2 and data_dims == 3) else list(range(data_dims))
+    _, features, _ = _DEVICE[device]
+    patch, depth, batch, patch_warnings = plan_patch_and_batch(
+        [median_shape[a] for a in axes], budget, device, features, float(np.sum(np.prod(resampled, axis=1)))
+    )
+    warnings += patch_warnings
+
+    labels = fingerprint["labels"]
+    region_based = any(isinstance(v, (list, tuple)) for v in labels.values())
+    if region_based:
+        class_names = [k for k, v in labels.items() if isinstance(v, (list, tuple)) or v != 0]
+        label_values = list(fingerprint.get("label_values") or sorted(
+            {x for v in labels.values() for x in (v if isinstance(v, (list, tuple)) else [v])}))
+    else:
+        class_names = [k for k, _ in sorted(labels.items(), key=lambda kv: kv[1])]
+        label_values = list(fingerprint.get("label_values") or range(len(class_names)))
+    plan: dict[str, Any] = {
+        "dataset": fingerprint["dataset"],
+        "format": fingerprint["format"],
+        "fingerprint_hash": fingerprint_hash(fingerprint),
+        "spatial_dims": spatial_dims,
+        "channel_names": list(fingerprint["channel_names"]),
+        "in_channels": len(fingerprint["channel_names"]),
+        "labels": labels,
+        "class_names": class_names,
+        "region_based": region_based,
+        "out_channels": len(class_names),
+        "activation": "sigmoid" if region_based else "softmax",
+        "label_values": [int(v) for v in label_values],
+        "regions_class_order": fingerprint.get("regions_class_order") if region_based else None,
+        "target_spacing": target,
+        "resample": resample,
+        "slice_axis": slice_axis,
+        "normalization": normalization,
+        "crop_to_nonzero": crop,
+        "median_shape": median_shape,
+        "patch_size": patch,
+        "batch_size": batch,
+        "depth": depth,
+        "features": features,
+        "memory_budget_gb": budget,
+        "device": device,
+        "warnings": warnings,
+    }
+    if anisotropic:
+        logger.info("%s: anisotropic spacing, target spacing %s", plan["dataset"], target)
+    if "patch_size" in overrides and "depth" not in overrides:
+        overrides["depth"] = network_depth(list(overrides["patch_size"]))
+    plan.update(overrides)
+    if "patch_size" in overrides:
+        step = 2 ** int(plan["depth"])
+        if len(plan["patch_size"]) != spatial_dims or any(int(p) % step for p in plan["patch_size"]):
+            plan["warnings"] = list(plan["warnings"]) + [
+                f"overridden patch_size {list(plan['patch_size'])} is not {spatial_dims} multiples of 2**depth = {step}"
+            ]
+    for w in plan["warnings"]:
+        logger.warning("plan of %s: %s", plan["dataset"], w)
+    return plan
+
+
+def write_plan(plan: dict, path: str | os.PathLike) -> Path:
+    """Write ``plan`` as indented JSON (parent folders created); returns the path."""
+    missing = [k for k in PLAN_KEYS if k not in plan]
+    if missing:
+        raise ValueError(f"a plan needs every key of the contract; missing {missing}.")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def read_plan(path: str | os.PathLike) -> dict:
+    """Read a plan written by :func:`write_plan`.
+
+    Raises:
+        ValueError: naming the file when it is not JSON or lacks a key of the contract (re-plan or add the key).
+    """
+    p = Path(path)
+    try:
+        plan = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{p}: not a readable plan JSON ({exc}).") from exc
+    missing = [k for k in PLAN_KEYS if k not in plan] if isinstance(plan, dict) else list(PLAN_KEYS)
+    if missing:
+        raise ValueError(f"{p}: plan lacks {missing}; make the plan again (data.plan.make_plan) or add them.")
+    return plan
+
+
+def plan_dataset(
+    dataset_dir: str | os.PathLike,
+    data_format: str = "auto",
+    spatial_dims: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    memory_budget_gb: float | None = None,
+    gpu_memory_gb: float | None = None,
+    check: bool = True,
+    progress: bool = True,
+) -> tuple[Any, dict, dict]:
+    """Open a data set folder, fingerprint it (cached) and plan it: the one call of a workflow.
+
+    Args:
+        dataset_dir: the data set folder.
+        data_format: a registered format name, or ``"auto"`` to detect it.
+        spatial_dims, overrides, memory_budget_gb, gpu_memory_gb: as :func:`make_plan`.
+        cache_dir: fingerprint cache folder (default: ``<repo>/cache/fingerprints``).
+        check: run the format's per-case integrity check during the fingerprint pass (its warnings go to the
+            plan's ``warnings``).
+        progress: show the fingerprint's progress bar.
+
+    Returns:
+        (the :class:`~formats.DatasetSpec`, the fingerprint, the plan).
+
+    Raises:
+        DatasetError: the folder is not a usable data set: every problem of its discovery, or of its cases (a file
+            that cannot be decoded, channels on different grids, undeclared label values), listed with its file.
+    """
+    from data.errors import DatasetError
+    from data.fingerprint import fingerprint_dataset
+    from formats import FORMATS
+
+    spec = FORMATS.open(dataset_dir, data_format)
+    fingerprint = fingerprint_dataset(spec, cache_dir=cache_dir, check=check, progress=progress)
+    errors = [p for p in fingerprint["problems"] if p["severity"] == "error"]
+    if errors:
+        lines = [f"ERROR   {p['path']}: {p['message']}" for p in errors]
+        raise DatasetError("\n".join(lines + [f"{len(errors)} problem(s) in {spec.root}; fix them and run again."]))
+    plan = make_plan(fingerprint, spatial_dims, overrides, memory_budget_gb, gpu_memory_gb)
+    plan["warnings"] = list(plan["warnings"]) + [
+        f"{p['path']}: {p['message']}" for p in fingerprint["problems"] if p["severity"] != "error"
+    ]
+    return spec, fingerprint, plan

@@ -1,0 +1,131 @@
+"""The plan on hand-made fingerprints: normalisation per channel name, slice axis, spacing rule, patch size."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from data.plan import PLAN_KEYS, estimate_memory_gb, make_plan, read_plan, write_plan
+
+
+def _stats(mean=0.0, std=1.0, p0=-1.0, p99=1.0):
+    return {"mean": mean, "std": std, "min": p0, "max": p99, "median": mean, "percentile_00_5": p0,
+            "percentile_99_5": p99, "num_samples": 100}
+
+
+def _fingerprint(spacings, shapes, cropped=None, channels=("T2",), labels=None, dims=3, intensity=None, **extra):
+    cropped = cropped or shapes
+    cases = [{"case_id": f"c{i}", "shape": list(s), "spacing": list(sp), "cropped_shape": list(c),
+              "axcodes": "RAS" if dims == 3 else None} for i, (sp, s, c) in enumerate(zip(spacings, shapes, cropped))]
+    return {"dataset": "hand", "format": "nnunet_v2", "spatial_dims": dims, "channel_names": list(channels),
+            "labels": labels or {"background": 0, "a": 1, "b": 2}, "label_values": None, "regions_class_order": None,
+            "cases": cases, "intensity": intensity or [_stats() for _ in channels], **extra}
+
+
+def test_every_contract_key_and_write_read(tmp_path):
+    fp = _fingerprint([[1, 1, 1]] * 3, [[64, 64, 64]] * 3)
+    plan = make_plan(fp)
+    assert set(plan) == set(PLAN_KEYS)
+    assert read_plan(write_plan(plan, tmp_path / "run" / "plan.json")) == plan
+    (tmp_path / "bad.json").write_text('{"dataset": "x"}')
+    with pytest.raises(ValueError, match="bad.json: plan lacks"):
+        read_plan(tmp_path / "bad.json")
+
+
+def test_normalization_from_channel_names(caplog):
+    names = ["CT", "noNorm", "rescale_to_0_1", "T1w", "zscore", "DAPI"]
+    intensity = [_stats(40.0, 120.0, -900.0, 1500.0)] + [_stats() for _ in names[1:]]
+    # cropping to non-zero removes half the voxels -> the z-score uses the non-zero mask
+    fp = _fingerprint([[1, 1, 1]] * 2, [[40, 40, 40]] * 2, [[40, 40, 20]] * 2, channels=names, intensity=intensity)
+    with caplog.at_level(logging.WARNING, logger="data.plan"):
+        plan = make_plan(fp)
+    norm = plan["normalization"]
+    assert norm[0] == {"scheme": "ct", "clip": [-900.0, 1500.0], "mean": 40.0, "std": 120.0}
+    assert norm[1] == {"scheme": "none"} and norm[2] == {"scheme": "rescale_to_0_1"}
+    assert norm[3] == norm[4] == norm[5] == {"scheme": "zscore", "use_nonzero_mask": True}
+    assert len(plan["warnings"]) == 1 and "'DAPI'" in plan["warnings"][0] and "unknown channel name" in plan["warnings"][0]
+    assert any("DAPI" in r.getMessage() for r in caplog.records)  # logged too, never silent
+    # cropping shrinks by < 25 %: z-score over the whole image
+    fp = _fingerprint([[1, 1, 1]] * 2, [[40, 40, 40]] * 2, [[40, 40, 36]] * 2, channels=["T2"])
+    assert make_plan(fp)["normalization"] == [{"scheme": "zscore", "use_nonzero_mask": False}]
+
+
+def test_spacing_rule_isotropic_median_and_resample_flag():
+    fp = _fingerprint([[1, 1, 1], [1.2, 1.2, 1.4], [0.8, 0.8, 1.0]], [[64, 64, 64]] * 3)
+    plan = make_plan(fp)
+    assert plan["target_spacing"] == [1.0, 1.0, 1.0] and plan["resample"] is True
+    assert plan["slice_axis"] == 2  # isotropic: the last axis
+    same = make_plan(_fingerprint([[0.7, 0.7, 2.0]] * 3, [[64, 64, 20]] * 3))
+    assert same["resample"] is False and same["target_spacing"] == [0.7, 0.7, 2.0] and same["slice_axis"] == 2
+
+
+def test_spacing_rule_anisotropic_takes_the_10th_percentile():
+    z = [3.0, 3.0, 4.0, 5.0, 5.0, 5.0, 5.0, 6.0, 6.0, 6.0, 6.0]
+    spacings = [[zz, 0.8, 0.8] for zz in z]  # the coarse axis first this time
+    fp = _fingerprint(spacings, [[20, 128, 128]] * len(z))
+    plan = make_plan(fp)
+    assert plan["target_spacing"][1:] == [0.8, 0.8]
+    assert plan["target_spacing"][0] == pytest.approx(np.percentile(z, 10))  # not the median 5.0
+    assert plan["slice_axis"] == 0  # the coarsest
+    assert len(plan["patch_size"]) == 2
+    # not anisotropic (ratio 2.5 <= 3): the median
+    assert make_plan(_fingerprint([[2.0, 0.8, 0.8]] * 3, [[20, 128, 128]] * 3))["target_spacing"][0] == 2.0
+
+
+def test_2d_data_has_no_slice_axis_and_refuses_3d():
+    fp = _fingerprint([[1, 1]] * 2, [[300, 200]] * 2, dims=2, channels=["R", "G"])
+    plan = make_plan(fp)
+    assert plan["slice_axis"] is None and plan["spatial_dims"] == 2 and plan["in_channels"] == 2
+    assert plan["patch_size"] == [256, 224]  # capped at 256 on the CPU; 200 rounded up to a multiple of 32
+    with pytest.raises(ValueError, match="3 only for 3D data"):
+        make_plan(fp, spatial_dims=3)
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+@pytest.mark.parametrize("budget", [0.05, 0.5, 2.0])
+def test_patch_within_budget_and_divisible(spatial_dims, budget):
+    fp = _fingerprint([[1, 1, 1]] * 4, [[160, 180, 150]] * 4)
+    plan = make_plan(fp, spatial_dims=spatial_dims, memory_budget_gb=budget)
+    patch, depth = plan["patch_size"], plan["depth"]
+    assert len(patch) == spatial_dims and plan["batch_size"] >= 2
+    assert all(p % 2**depth == 0 and p // 2**depth >= 4 for p in patch) and 1 <= depth <= 5
+    assert estimate_memory_gb(patch, plan["batch_size"], depth, plan["features"]) <= budget
+    assert max(patch) <= (256 if spatial_dims == 2 else 96)
+    if spatial_dims == 2:
+        assert len(plan["patch_size"]) == 2
+
+
+def test_patch_shrinks_the_axis_furthest_above_the_median():
+    fp = _fingerprint([[1, 1, 1]] * 2, [[96, 48, 48]] * 2)
+    roomy = make_plan(fp, spatial_dims=3, memory_budget_gb=10.0)
+    assert roomy["patch_size"] == [96, 48, 48] and roomy["median_shape"] == [96, 48, 48]
+    tight = make_plan(fp, spatial_dims=3, memory_budget_gb=0.35)
+    patch, step = np.array(tight["patch_size"]), 2 ** tight["depth"]
+    assert np.prod(patch) < 96 * 48 * 48 and tight["batch_size"] == 2
+    ratios = patch / np.array([96, 48, 48])  # shrinking the largest ratio keeps the median's aspect (one step)
+    assert ratios.max() <= 1 and ratios.max() - ratios.min() <= step / 48 + 1e-9
+
+
+def test_gpu_knob_gives_bigger_patches():
+    fp = _fingerprint([[1, 1, 1]] * 3, [[200, 200, 200]] * 3)
+    cpu, gpu = make_plan(fp, spatial_dims=3), make_plan(fp, spatial_dims=3, gpu_memory_gb=24)
+    assert cpu["device"] == "cpu" and gpu["device"] == "gpu" and gpu["memory_budget_gb"] == 24
+    assert np.prod(gpu["patch_size"]) > np.prod(cpu["patch_size"]) and gpu["features"] == 32
+
+
+def test_regions_and_overrides():
+    labels = {"background": 0, "whole tumor": [1, 2, 3], "tumor core": [2, 3], "enhancing tumor": [3]}
+    fp = _fingerprint([[1, 1, 1]] * 2, [[32, 32, 32]] * 2, labels=labels)
+    fp["regions_class_order"] = [1, 2, 3]
+    plan = make_plan(fp, overrides={"patch_size": [16, 16], "batch_size": 7})
+    assert plan["activation"] == "sigmoid" and plan["out_channels"] == 3 and plan["region_based"]
+    assert plan["class_names"] == ["whole tumor", "tumor core", "enhancing tumor"]
+    assert plan["label_values"] == [0, 1, 2, 3] and plan["regions_class_order"] == [1, 2, 3]
+    assert plan["patch_size"] == [16, 16] and plan["depth"] == 2 and plan["batch_size"] == 7
+    soft = make_plan(_fingerprint([[1, 1, 1]] * 2, [[32, 32, 32]] * 2))
+    assert soft["activation"] == "softmax" and soft["out_channels"] == 3 and soft["class_names"] == ["background", "a", "b"]
+    assert make_plan(fp, overrides={"spatial_dims": 3})["spatial_dims"] == 3
+    with pytest.raises(ValueError, match="unknown plan key.*valid keys"):
+        make_plan(fp, overrides={"patchsize": [8, 8]})
