@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from monai.transforms import CropForegroundd, EnsureTyped, MapLabelValued, MapTransform, Spacingd
+from monai.transforms import CropForegroundd, EnsureTyped, Spacingd
 
 import formats  # noqa: F401  (registers the data-format plug-ins)
 from data.errors import DatasetError
 from formats.registry import FORMATS, DatasetSpec
+from transforms.labels import ConvertToRegionsd, LabelValuesToIndicesd
 
 __all__ = [
     "PLAN_FILE",
-    "RegionChannelsd",
     "case_preprocessing",
     "check_plan_against_spec",
     "inference_cases",
@@ -50,31 +50,21 @@ def open_dataset(dataset_dir: str | os.PathLike, data_format: str = "auto") -> D
     return FORMATS.open(dataset_dir, data_format or "auto")
 
 
-def _compute_fingerprint(spec: DatasetSpec, cache_dir: str | os.PathLike | None) -> dict:
-    from data.fingerprint import compute_fingerprint
-
-    return compute_fingerprint(spec, cache_dir=cache_dir)
-
-
-def _make_plan(fingerprint: dict, spatial_dims: int, overrides: Mapping | None) -> dict:
-    from data.plan import make_plan
-
-    return make_plan(fingerprint, spatial_dims=spatial_dims, overrides=dict(overrides or {}))
-
-
 def read_saved_plan(ckpt_dir: str | os.PathLike) -> dict:
     """The plan a training run wrote as ``<ckpt_dir>/plan.json``.
 
     Raises:
         FileNotFoundError: there is none; the message says to train first or to point ``--ckpt_dir`` at the run.
     """
+    from data.plan import read_plan
+
     path = Path(ckpt_dir) / PLAN_FILE
     if not path.is_file():
         raise FileNotFoundError(
             f"{path}: no plan; evaluation and inference use the plan saved by training: train first "
             "(any_dataset.yaml) or set --ckpt_dir to the training run's checkpoint folder."
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_plan(path)
 
 
 def resolve_plan(
@@ -98,7 +88,7 @@ def resolve_plan(
             apply on top).
 
     Returns:
-        The plan (see /work/notes/plan_contract.md for its keys).
+        The plan (every key of ``data.plan.PLAN_KEYS``).
     """
     overrides = dict(overrides or {})
     if source == "saved":
@@ -110,17 +100,16 @@ def resolve_plan(
         return plan
     if source != "fit":
         raise ValueError(f"source must be 'fit' or 'saved', got {source!r}.")
-    dims = 2 if spec.spatial_dims == 2 else int(spatial_dims)
-    plan = _make_plan(_compute_fingerprint(spec, cache_dir), spatial_dims=dims, overrides=overrides)
-    for warning in plan.get("warnings", []):
-        logger.warning(f"plan: {warning}")
+    from data.plan import plan_dataset, write_plan
+
+    dims = int(spatial_dims)
+    if spec.spatial_dims == 2 and dims != 2:
+        logger.warning(f"{spec.root}: a 2D data set; planned and trained in 2D (spatial_dims {dims} ignored)")
+        dims = 2
+    _, _, plan = plan_dataset(spec.root, spec.format, spatial_dims=dims, overrides=overrides, cache_dir=cache_dir)
     logger.info("plan:\n" + json.dumps(plan, indent=1))
     if ckpt_dir is not None:
-        path = Path(ckpt_dir) / PLAN_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(plan, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        path = write_plan(plan, Path(ckpt_dir) / PLAN_FILE)
         logger.info(f"plan written to {path}")
     return plan
 
@@ -156,7 +145,7 @@ def target_pixdim(plan: Mapping) -> list[float]:
 def _normalization(plan: Mapping, key: str) -> Callable:
     from transforms.intensity import NormalizeByPland
 
-    return NormalizeByPland(keys=key, plan=dict(plan))
+    return NormalizeByPland(keys=key, normalization=plan["normalization"])
 
 
 def case_preprocessing(spec: DatasetSpec, plan: Mapping, keys: Sequence[str] = ("image", "label")) -> list:
@@ -179,9 +168,7 @@ def case_preprocessing(spec: DatasetSpec, plan: Mapping, keys: Sequence[str] = (
     chain: list = list(FORMATS.get(spec.format).load_transforms(spec))
     values = [int(v) for v in plan.get("label_values") or []]
     if values and not plan.get("region_based") and values != list(range(len(values))):
-        chain.append(
-            MapLabelValued(keys=label, orig_labels=values, target_labels=list(range(len(values))), allow_missing_keys=True)
-        )
+        chain.append(LabelValuesToIndicesd(keys=label, label_values=values, allow_missing_keys=True))
     if plan.get("crop_to_nonzero"):
         chain.append(CropForegroundd(keys=[image, label], source_key=image, select_fn=nonzero, allow_missing_keys=True))
     chain.append(_normalization(plan, image))
@@ -193,40 +180,12 @@ def case_preprocessing(spec: DatasetSpec, plan: Mapping, keys: Sequence[str] = (
     return chain
 
 
-class RegionChannelsd(MapTransform):
-    """A label map of values ``(1, *spatial)`` -> one binary channel per region ``(R, *spatial)`` (nnU-Net's
-    region-based labels: region ``r`` is the voxels whose value is in ``regions[r]``).
-
-    Args:
-        keys: label keys.
-        regions: one list of label values per region, in output-channel order.
-        allow_missing_keys: don't fail on a missing key (inference cases have no label).
-    """
-
-    def __init__(self, keys: Any, regions: Sequence[Sequence[int]], allow_missing_keys: bool = True) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.regions = [[int(v) for v in r] for r in regions]
-
-    def __call__(self, data: Mapping) -> dict:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            label = torch.as_tensor(d[key])[0]
-            channels = [torch.isin(label, torch.tensor(r, device=label.device)) for r in self.regions]
-            d[key] = torch.stack(channels).to(torch.float32)
-        return d
-
-
-def _regions(plan: Mapping) -> list[list[int]]:
-    labels = plan["labels"]
-    return [list(v) if isinstance(v, (list, tuple)) else [int(v)] for k, v in labels.items() if k in plan["class_names"]]
-
-
 def label_transforms(plan: Mapping, key: str = "label") -> list:
     """The label conversion applied after sampling and augmentation: region channels for a region-based plan
     (sigmoid per region), nothing for classes (the loss one-hot encodes the index map)."""
     if not plan.get("region_based"):
         return []
-    return [RegionChannelsd(keys=key, regions=_regions(plan))]
+    return [ConvertToRegionsd(keys=key, regions=plan["labels"], allow_missing_keys=True)]
 
 
 def check_plan_against_spec(plan: Mapping, spec: DatasetSpec) -> None:
