@@ -21,9 +21,9 @@ TRAIN = "bundles/unet/configs/train.yaml"
 ANY = "bundles/common/configs/any_dataset.yaml"
 EVALUATE = "bundles/common/configs/any_dataset_evaluate.yaml"
 INFERENCE = "bundles/common/configs/any_dataset_inference.yaml"
-# tiny: width 4, one epoch of 2 batches of 2 patches; 2 of the 5 training cases held out
+# tiny: width 4, epochs of 2 batches of 2 patches; 2 of the 5 training cases held out
 TINY = [
-    "--epochs", "1", "--iterations_per_epoch", "2", "--plan#features", "4", "--plan#batch_size", "2",
+    "--iterations_per_epoch", "2", "--plan#features", "4", "--plan#batch_size", "2",
     "--val_fraction", "0.4", "--device", "cpu", "--seed", "0", "--num_workers", "0",
 ]  # fmt: skip
 NUM_TRAINING, NUM_TEST = 5, 2
@@ -92,13 +92,15 @@ def check_outputs(run: Path, dataset: Path, spatial_dims: int) -> None:
     assert (run / "pred" / "pictures" / "inference_epoch001.png").is_file()
 
 
-def train_evaluate_infer(run: Path, dataset: Path, *extra: str, separate: bool = False, variant: str | None = None):
+def train_evaluate_infer(
+    run: Path, dataset: Path, *extra: str, separate: bool = False, variant: str | None = None, epochs: int = 1
+) -> str:
     """Train, then evaluate and infer with the saved plan and model; `separate`: each its own command as a user
     runs them; otherwise evaluation and inference in one process (both override files, both engines run)."""
     common = ["--dataset_dir", str(dataset), "--ckpt_dir", str(run / "models"), *TINY, *extra]
     common += ["--fingerprint_dir", str(run.parent / "fingerprints")]
     base = [TRAIN] + ([variant] if variant else []) + [ANY]
-    log = run_bundle(base, *common, "--output_dir", str(run / "train"))
+    log = run_bundle(base, *common, "--epochs", str(epochs), "--output_dir", str(run / "train"))
     if separate:
         run_bundle([*base, EVALUATE], *common, "--output_dir", str(run / "eval"))
         run_bundle([*base, INFERENCE], *common, "--output_dir", str(run / "pred"))
@@ -119,10 +121,18 @@ def test_mri_twin_2d_three_commands(twins, tmp_path):
 
 
 @pytest.mark.slow
+def test_ct_twin_2d_stops_at_the_time_limit(twins, tmp_path):
+    """`--time_limit` (seconds) ends training after the first epoch past it, however many `--epochs` remain."""
+    log = train_evaluate_infer(tmp_path / "run", twins["ct"], "--time_limit", "0.001", epochs=3)
+    assert "time limit" in log
+    assert [p.name for p in (tmp_path / "run" / "models").glob("checkpoint_epoch=*.pt")] == ["checkpoint_epoch=1.pt"]
+    check_outputs(tmp_path / "run", twins["ct"], spatial_dims=2)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, dims, variant",
     [
-        ("ct", 2, None),
         ("png2d", 2, "bundles/attention_unet/configs/variant.yaml"),  # a variant of the family on the same path
         ("regions", 2, None),
         ("mri", 3, None),
