@@ -3,7 +3,8 @@ slice-wise for a 2D network on 3D data) and the post-processing of validation, e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 
 import torch
 from monai.inferers import Inferer, SlidingWindowInferer
@@ -13,12 +14,47 @@ from engines.inferers import AdaptiveSliceInferer
 from engines.multiclass_overlay import MultiClassOverlayHandler
 
 __all__ = [
+    "MirrorTTAInferer",
     "PlanOverlayHandler",
     "plan_inferer", "plan_inference_postprocessing", "plan_postprocessing", "regions_to_index_map"]
 
 
+class MirrorTTAInferer(Inferer):
+    """Mirroring test-time augmentation (nnU-Net's): the mean of ``inferer``'s outputs (logits, as nnU-Net v2) over
+    every combination of flips along ``axes``, each output flipped back.
+
+    Args:
+        inferer: the inferer of one pass (sliding windows, slices).
+        axes: spatial axes to mirror (0-based, batch and channel excluded); 2**len(axes) passes.
+
+    Shapes: ``inputs`` (B, C, *spatial) -> (B, C_out, *spatial), as ``inferer``.
+    """
+
+    def __init__(self, inferer: Inferer, axes: Sequence[int]) -> None:
+        super().__init__()
+        self.inferer = inferer
+        self.axes = [int(a) for a in axes]
+
+    def __call__(self, inputs: torch.Tensor, network, *args, **kwargs) -> torch.Tensor:
+        total, count = None, 0
+        for k in range(len(self.axes) + 1):
+            for subset in itertools.combinations(self.axes, k):
+                dims = [a + 2 for a in subset]
+                x = torch.flip(inputs, dims) if dims else inputs
+                out = self.inferer(x, network, *args, **kwargs)
+                out = torch.flip(out, dims) if dims else out
+                total = out if total is None else total + out
+                count += 1
+        return total / count
+
+
 def plan_inferer(
-    plan: Mapping, sw_batch_size: int = 4, overlap: float = 0.5, mode: str = "gaussian", data_dims: int | None = None
+    plan: Mapping,
+    sw_batch_size: int = 4,
+    overlap: float = 0.5,
+    mode: str = "gaussian",
+    data_dims: int | None = None,
+    tta: bool = False,
 ) -> Inferer:
     """The inferer of whole pre-processed cases for a plan.
 
@@ -32,6 +68,8 @@ def plan_inferer(
         overlap: overlap of neighbouring windows (nnU-Net: 0.5).
         mode: blending of overlapping windows (``"gaussian"``: nnU-Net's Gaussian importance weighting).
         data_dims: spatial dimensions of the cases; by default 2 when the plan has no slice axis, else 3.
+        tta: mirroring test-time augmentation (:class:`MirrorTTAInferer`) along the network's axes (a 2D network
+            on 3D data: the in-plane axes, not the slice axis).
 
     Returns:
         ``inferer(inputs (B, C, *spatial), network) -> (B, out_channels, *spatial)``.
@@ -40,11 +78,21 @@ def plan_inferer(
     if data_dims is None:
         data_dims = 2 if plan.get("slice_axis") is None else 3
     if int(plan["spatial_dims"]) == 2 and data_dims == 3:
-        return AdaptiveSliceInferer(
-            spatial_dim=int(plan["slice_axis"]), roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap,
-            mode=mode, progress=False,
-        )  # fmt: skip
-    return SlidingWindowInferer(roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap, mode=mode)
+        axis = int(plan["slice_axis"])
+        inferer: Inferer = AdaptiveSliceInferer(
+            spatial_dim=axis, roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap, mode=mode, progress=False
+        )
+        axes = [a for a in range(3) if a != axis]
+    else:
+        inferer = SlidingWindowInferer(roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap, mode=mode)
+        axes = list(range(data_dims))
+    return MirrorTTAInferer(inferer, axes) if _flag(tta) else inferer
+
+
+def _flag(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def plan_postprocessing(plan: Mapping, pred_key: str = "pred", label_key: str = "label") -> Compose:

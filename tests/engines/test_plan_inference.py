@@ -36,3 +36,19 @@ def test_postprocessing_one_hot_classes_and_thresholded_regions():
 def test_regions_index_map_last_region_wins():
     regions = torch.tensor([[[1, 1, 0]], [[0, 1, 0]]])
     assert regions_to_index_map(regions).tolist() == [[[1, 2, 0]]]
+
+
+def test_mirror_tta_is_the_mean_of_the_flipped_back_predictions():
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(1, 2, 3, padding=1)  # not mirror-symmetric
+    x = torch.rand(1, 1, 6, 5)
+    tta = plan_inferer({"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": None}, tta=True)
+    with torch.no_grad():
+        expected = sum(torch.flip(net(torch.flip(x, d)), d) if d else net(x) for d in ([], [2], [3], [2, 3])) / 4
+        assert torch.allclose(tta(x, net), expected, atol=1e-6)
+        assert not torch.allclose(expected, net(x), atol=1e-4), "the flips matter for this network"
+
+
+def test_tta_of_a_2d_plan_on_3d_data_mirrors_in_plane_only():
+    tta = plan_inferer({"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": 1}, tta="true")
+    assert tta.axes == [0, 2] and isinstance(tta.inferer, SliceInferer)
