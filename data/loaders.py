@@ -172,10 +172,11 @@ def case_preprocessing(spec: DatasetSpec, plan: Mapping, keys: Sequence[str] = (
     if plan.get("crop_to_nonzero"):
         chain.append(CropForegroundd(keys=[image, label], source_key=image, select_fn=nonzero, allow_missing_keys=True))
     chain.append(_normalization(plan, image))
-    if plan.get("resample", True):
-        chain.append(
-            Spacingd(keys=[image, label], pixdim=target_pixdim(plan), mode=["bilinear", "nearest"], allow_missing_keys=True)
-        )
+    # always, also when the plan found every training case at the target spacing (`resample` false): a test case
+    # may have another; on the target grid already, MONAI's resampling returns the voxels unchanged
+    chain.append(
+        Spacingd(keys=[image, label], pixdim=target_pixdim(plan), mode=["bilinear", "nearest"], allow_missing_keys=True)
+    )
     chain.append(EnsureTyped(keys=image, dtype=torch.float32))
     return chain
 
