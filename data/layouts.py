@@ -255,7 +255,9 @@ def nnunet_to_msd(src: str | os.PathLike, out_parent: str | os.PathLike, dataset
     return out
 
 
-def convert_dataset(src: str | os.PathLike, out_parent: str | os.PathLike, to: str | None = None, **options: Any) -> Path:
+def convert_dataset(
+    src: str | os.PathLike, out_parent: str | os.PathLike, to: str | None = None, **options: Any
+) -> Path:
     """Convert ``src`` into the other layout (or ``to``: ``"msd"`` / ``"nnunet_v2"``); options as the converters.
 
     Raises:

@@ -19,8 +19,8 @@ Rules:
 - patch size: from the median case shape after cropping and resampling (in-plane axes for 2D), at most 256 per
   axis in 2D and 96 in 3D on the CPU (1024 / 256 with ``gpu_memory_gb``), shrunk on the axis with the largest
   patch-to-median ratio until the estimated activation memory of a batch of 2 fits the budget; depth = poolings
-  while the smallest axis stays >= 4 voxels (at most 5), each axis rounded up to a multiple of 2 ** depth; batch size = what
-  the budget holds, at least 2, at most 5 % of the data set's voxels per batch (nnU-Net) or 64 / 16;
+  while the smallest axis stays >= 4 voxels (at most 5), each axis rounded up to a multiple of 2 ** depth; batch
+  size = what the budget holds, at least 2, at most 5 % of the data set's voxels per batch (nnU-Net) or 64 / 16;
 - head: softmax over the classes (background first), or one sigmoid per region for region-based labels.
 """
 
@@ -229,7 +229,9 @@ def make_plan(
     budget = float(overrides.pop("memory_budget_gb", memory_budget_gb or gpu_memory_gb or CPU_BUDGET_GB))
     data_dims = int(fingerprint["spatial_dims"])
     if spatial_dims not in (2, 3) or spatial_dims > data_dims:
-        raise ValueError(f"spatial_dims must be 2 or 3 (3 only for 3D data; these are {data_dims}D), got {spatial_dims}.")
+        raise ValueError(
+            f"spatial_dims must be 2 or 3 (3 only for 3D data; these are {data_dims}D), got {spatial_dims}."
+        )
     cases = fingerprint["cases"]
     warnings: list[str] = []
 
@@ -239,12 +241,15 @@ def make_plan(
     slice_axis = slice_axis_of(target) if data_dims == 3 else None
     crop = True
     shrink = float(np.mean([1 - np.prod(c["cropped_shape"]) / max(np.prod(c["shape"]), 1) for c in cases]))
-    normalization, norm_warnings = choose_normalization(fingerprint["channel_names"], fingerprint["intensity"], shrink, crop)
+    normalization, norm_warnings = choose_normalization(
+        fingerprint["channel_names"], fingerprint["intensity"], shrink, crop
+    )
     warnings += norm_warnings
     shapes = np.array([c["cropped_shape"] if crop else c["shape"] for c in cases], dtype=np.float64)
     resampled = np.maximum(np.round(shapes * spacings / np.asarray(target)), 1)
     median_shape = [int(v) for v in np.round(np.median(resampled, axis=0))]
-    axes = [a for a in range(data_dims) if a != slice_axis] if (spatial_dims == 2 and data_dims == 3) else list(range(data_dims))
+    slicing = spatial_dims == 2 and data_dims == 3
+    axes = [a for a in range(data_dims) if not (slicing and a == slice_axis)]
     _, features, _ = _DEVICE[device]
     patch, depth, batch, patch_warnings = plan_patch_and_batch(
         [median_shape[a] for a in axes], budget, device, features, float(np.sum(np.prod(resampled, axis=1)))

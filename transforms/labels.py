@@ -131,7 +131,9 @@ def label_values_to_indices(label: torch.Tensor, label_values: Sequence[int]) ->
     unknown = [int(v) for v in found if not bool((table == v).any())]
     if unknown:
         name = getattr(label, "meta", {}).get("filename_or_obj", "label")
-        raise ValueError(f"{name}: label value(s) {unknown} are not among {list(label_values)}; fix the file or the plan.")
+        raise ValueError(
+            f"{name}: label value(s) {unknown} are not among {list(label_values)}; fix the file or the plan."
+        )
     out = torch.zeros_like(values)
     for i, v in enumerate(table):
         out[values == v] = i

@@ -14,9 +14,10 @@ from data.problems import IntegrityReport
 from formats.nnunet_v2.checks import check_nnunet_v2_case
 from formats.nnunet_v2.discovery import discover_nnunet_v2
 from formats.nnunet_v2.readers import LoadNnUNetCased, read_channel_file
+from formats.nnunet_v2.writers import write_label_like
 from formats.registry import FORMATS, DataFormat, DatasetSpec
 
-__all__ = ["LoadNnUNetCased", "NnUNetV2Format", "read_channel_file"]
+__all__ = ["LoadNnUNetCased", "NnUNetV2Format", "read_channel_file", "write_label_like"]
 
 
 @FORMATS.register
@@ -27,15 +28,18 @@ class NnUNetV2Format(DataFormat):
     description = "nnU-Net v2 raw: DatasetXXX_Name/{imagesTr,labelsTr,imagesTs}/{case}_{XXXX}.ext + dataset.json"
 
     def detect(self, root: Path) -> bool:
-        """dataset.json with nnU-Net v2's ``channel_names`` and ``file_ending``, and an ``imagesTr`` folder."""
+        """dataset.json with nnU-Net v2's ``channel_names`` and ``file_ending``, and an ``imagesTr`` folder (or
+        dataset.json's own ``dataset`` file list)."""
         js = Path(root) / "dataset.json"
-        if not js.is_file() or not (Path(root) / "imagesTr").is_dir():
+        if not js.is_file():
             return False
         try:
             meta = json.loads(js.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return False
-        return isinstance(meta, dict) and "file_ending" in meta and "channel_names" in meta
+        if not isinstance(meta, dict) or "file_ending" not in meta or "channel_names" not in meta:
+            return False
+        return (Path(root) / "imagesTr").is_dir() or isinstance(meta.get("dataset"), dict)
 
     def discover(self, root: Path, report: IntegrityReport) -> DatasetSpec | None:
         return discover_nnunet_v2(Path(root), report)

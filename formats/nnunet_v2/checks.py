@@ -44,7 +44,8 @@ def check_nnunet_v2_case(case: dict, spec: DatasetSpec, report: IntegrityReport)
     channels = [(f, _read(f, report)) for f in case["image"]]
     label_file = case.get("label")
     label = _read(label_file, report) if label_file else None
-    ref_file, ref = (label_file, label) if label is not None else next(((f, r) for f, r in channels if r is not None), (None, None))
+    readable = [(f, r) for f, r in channels if r is not None]
+    ref_file, ref = (label_file, label) if label is not None else (readable[0] if readable else (None, None))
     if ref is None:
         return
     ref_spacing = spacing_from_affine(ref[1], dims)

@@ -8,11 +8,15 @@ Layout (nnU-Net's documentation/dataset_format.md)::
         imagesTr/{case}_{XXXX}{file_ending}    one file per channel XXXX = 0000, 0001, ...
         labelsTr/{case}{file_ending}
         imagesTs/{case}_{XXXX}{file_ending}    optional, unlabelled
+
+or, instead of imagesTr / labelsTr, dataset.json's own list ``"dataset": {case: {"images": [...], "label": ...}}``
+(paths relative to the data set folder), as nnU-Net v2 allows.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -61,7 +65,8 @@ def _channel_names(meta: dict, path: Path, report: IntegrityReport) -> list[str]
         report.error(path, f"channel_names keys must be channel numbers 0, 1, ...; found {list(names)}")
         return None
     if [i for i, _ in order] != list(range(len(order))):
-        report.error(path, f"channel_names keys must be 0..{len(order) - 1} without gaps; found {[i for i, _ in order]}")
+        found = [i for i, _ in order]
+        report.error(path, f"channel_names keys must be 0..{len(order) - 1} without gaps; found {found}")
         return None
     return [n for _, n in order]
 
@@ -127,7 +132,7 @@ def _scan_images(folder: Path, ending: str, num_channels: int, report: Integrity
         if not f.name.endswith(ending):
             known = [e for e in FILE_ENDINGS_3D + FILE_ENDINGS_2D if f.name.lower().endswith(e)]
             hint = f"a {known[0]} file" if known else "an unknown file ending"
-            report.error(f, f"{hint} in a data set whose dataset.json says file_ending {ending!r}; remove or convert it")
+            report.error(f, f"{hint} in a data set whose dataset.json says file_ending {ending!r}; remove/convert it")
             continue
         m = _CHANNEL_FILE.match(f.name[: -len(ending)])
         if m is None:
@@ -160,6 +165,53 @@ def _dims(path: str, report: IntegrityReport) -> int | None:
     return 3 if len(shape) == 4 and shape[-1] == 1 else len(shape)  # as the reader gives it
 
 
+def _folder_cases(root: Path, ending: str, num_channels: int, report: IntegrityReport) -> tuple[list[dict], int]:
+    """Training cases of imagesTr / labelsTr and the number of label files."""
+    images = _scan_images(root / "imagesTr", ending, num_channels, report)
+    label_files: dict[str, Path] = {}
+    for f in _list_files(root / "labelsTr"):
+        if not f.name.endswith(ending):
+            report.error(f, f"not a {ending} file (dataset.json's file_ending); remove or convert it")
+            continue
+        label_files[f.name[: -len(ending)]] = f
+    training: list[dict] = []
+    for case, lab in label_files.items():
+        if case not in images:
+            report.error(lab, f"label without images: no imagesTr/{case}_0000{ending}; add the images or remove it")
+            continue
+        files = _case_images(case, images[case], root / "imagesTr", ending, num_channels, report)
+        if files is not None:
+            training.append({"case_id": case, "image": files, "label": str(lab)})
+    for case in sorted(set(images) - set(label_files)):
+        report.error(
+            root / "labelsTr" / f"{case}{ending}",
+            f"missing: case {case!r} has images in imagesTr but no label; add it or move the images to imagesTs",
+        )
+    return training, len(label_files)
+
+
+def _listed_cases(root: Path, listed: dict, num_channels: int, report: IntegrityReport) -> list[dict]:
+    """Training cases of dataset.json's ``"dataset": {case: {"images": [...], "label": ...}}`` (paths relative to
+    the data set folder or absolute, environment variables expanded, as nnU-Net)."""
+    js = root / "dataset.json"
+    training = []
+    for case, entry in listed.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("images"), list) or "label" not in entry:
+            report.error(js, f'dataset entry {case!r} needs "images" (one path per channel) and "label"')
+            continue
+        paths = [Path(os.path.expandvars(str(p))) for p in entry["images"] + [entry["label"]]]
+        paths = [p if p.is_absolute() else root / p for p in paths]
+        missing = [p for p in paths if not p.is_file()]
+        for p in missing:
+            report.error(p, f"missing: listed for case {case!r} in dataset.json; add the file or fix the path")
+        if len(entry["images"]) != num_channels:
+            report.error(js, f"case {case!r} lists {len(entry['images'])} image(s) for {num_channels} channel(s)")
+            continue
+        if not missing:
+            training.append({"case_id": str(case), "image": [str(p) for p in paths[:-1]], "label": str(paths[-1])})
+    return training
+
+
 def discover_nnunet_v2(root: Path, report: IntegrityReport) -> DatasetSpec | None:
     """One pass over an nnU-Net v2 raw data set folder (see the module docstring for the layout).
 
@@ -182,41 +234,27 @@ def discover_nnunet_v2(root: Path, report: IntegrityReport) -> DatasetSpec | Non
     parsed = parse_labels(meta, js, report)
     ending = meta["file_ending"]
     if not isinstance(ending, str) or ending.lower() not in FILE_ENDINGS_3D + FILE_ENDINGS_2D:
-        report.error(js, f"file_ending {ending!r} is not supported; use one of {list(FILE_ENDINGS_3D + FILE_ENDINGS_2D)}")
+        valid = list(FILE_ENDINGS_3D + FILE_ENDINGS_2D)
+        report.error(js, f"file_ending {ending!r} is not supported; use one of {valid}")
         return None
     if channel_names is None or parsed is None:
         return None
     labels, label_values, regions_class_order = parsed
     num_channels = len(channel_names)
-    for sub in ("imagesTr", "labelsTr"):
-        if not (root / sub).is_dir():
-            report.error(root / sub, "missing folder; an nnU-Net data set needs imagesTr/ and labelsTr/")
-    if report.errors:
-        return None
-
-    images = _scan_images(root / "imagesTr", ending, num_channels, report)
-    label_files: dict[str, Path] = {}
-    for f in _list_files(root / "labelsTr"):
-        if not f.name.endswith(ending):
-            report.error(f, f"not a {ending} file (dataset.json's file_ending); remove or convert it")
-            continue
-        label_files[f.name[: -len(ending)]] = f
-    training: list[dict] = []
-    for case, lab in label_files.items():
-        if case not in images:
-            report.error(lab, f"label without images: no imagesTr/{case}_0000{ending}; add the images or remove it")
-            continue
-        files = _case_images(case, images[case], root / "imagesTr", ending, num_channels, report)
-        if files is not None:
-            training.append({"case_id": case, "image": files, "label": str(lab)})
-    for case in sorted(set(images) - set(label_files)):
-        report.error(
-            root / "labelsTr" / f"{case}{ending}",
-            f"missing: case {case!r} has images in imagesTr but no label; add it or move the images to imagesTs",
-        )
+    if isinstance(meta.get("dataset"), dict):  # nnU-Net's explicit file list instead of imagesTr / labelsTr
+        training = _listed_cases(root, meta["dataset"], num_channels, report)
+        num_found = len(meta["dataset"])
+    else:
+        for sub in ("imagesTr", "labelsTr"):
+            if not (root / sub).is_dir():
+                report.error(root / sub, "missing folder; an nnU-Net data set needs imagesTr/ and labelsTr/")
+        if report.errors:
+            return None
+        training, num_found = _folder_cases(root, ending, num_channels, report)
     num_training = meta.get("numTraining")
-    if num_training != len(label_files):
-        report.error(js, f"numTraining is {num_training!r} but labelsTr holds {len(label_files)} case(s); fix numTraining")
+    if num_training != num_found:
+        where = "dataset.json's dataset list holds" if isinstance(meta.get("dataset"), dict) else "labelsTr holds"
+        report.error(js, f"numTraining is {num_training!r} but {where} {num_found} case(s); fix numTraining")
 
     test: list[dict] = []
     if (root / "imagesTs").is_dir():

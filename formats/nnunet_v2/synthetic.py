@@ -52,14 +52,14 @@ def _mri_case(rng: np.random.Generator, shape: tuple[int, ...], spacing: tuple[f
     grid = _grid(shape, spacing)
     extent = np.array(shape) * np.array(spacing)
     body_c = extent / 2 + rng.uniform(-0.05, 0.05, 3) * extent
-    body_r = extent * np.array([rng.uniform(0.3, 0.38), rng.uniform(0.3, 0.38), 0.42])
+    body_r = extent * np.array([rng.uniform(0.36, 0.42), rng.uniform(0.36, 0.42), 0.45])
     body = _ellipsoid(grid, body_c, body_r)
     label = np.zeros(shape, np.uint8)
     image = np.where(body, 1.0, 0.0)
     for cls, contrast in ((1, 1.8), (2, 0.45), (3, 2.8)):  # fat, muscle, fluid on T2
         for _ in range(10):
-            radius = body_r * rng.uniform(0.25, 0.4, 3)
-            radius[2] = max(radius[2], 4.0)
+            radius = body_r * rng.uniform(0.35, 0.5, 3)
+            radius[2] = max(radius[2], 6.0)
             center = body_c + rng.uniform(-0.5, 0.5, 3) * body_r
             blob = _ellipsoid(grid, center, radius) & body & (label == 0)
             if blob.sum() >= 6:
@@ -81,9 +81,9 @@ def _ct_case(rng: np.random.Generator, shape: tuple[int, ...], spacing: tuple[fl
     hu = np.full(shape, -1000.0)
     hu[body] = -100.0  # subcutaneous fat
     hu[inner] = 40.0  # soft tissue
-    radius = rng.uniform(2.0, 3.0)
+    radius = rng.uniform(2.5, 4.0)
     center = body_c + rng.uniform(-0.4, 0.4, 3) * (body_r - 2.0 - radius) * np.array([1, 1, 0.5])
-    lesion = _ellipsoid(grid, center, np.array([radius, radius, max(radius, spacing[2])])) & inner
+    lesion = _ellipsoid(grid, center, np.array([radius, radius, max(radius, 1.5 * spacing[2])])) & inner
     hu[lesion] = 130.0
     hu = hu + rng.normal(0, 15, shape)
     return [np.clip(np.round(hu), -1024, 3071).astype(np.int16)], lesion.astype(np.uint8)

@@ -137,4 +137,5 @@ def test_plan_dataset_on_the_twins(tmp_path):
     ct = generate_nnunet_v2(tmp_path / "raw", kind="ct", num_training=4, num_test=0)
     _, fp, plan = plan_dataset(ct, spatial_dims=3, cache_dir=tmp_path / "cache", progress=False)
     assert plan["normalization"][0]["scheme"] == "ct" and len(plan["patch_size"]) == 3
-    assert plan["normalization"][0]["clip"] == [fp["intensity"][0]["percentile_00_5"], fp["intensity"][0]["percentile_99_5"]]
+    stats = fp["intensity"][0]
+    assert plan["normalization"][0]["clip"] == [stats["percentile_00_5"], stats["percentile_99_5"]]

@@ -45,7 +45,8 @@ def test_normalization_from_channel_names(caplog):
     assert norm[0] == {"scheme": "ct", "clip": [-900.0, 1500.0], "mean": 40.0, "std": 120.0}
     assert norm[1] == {"scheme": "none"} and norm[2] == {"scheme": "rescale_to_0_1"}
     assert norm[3] == norm[4] == norm[5] == {"scheme": "zscore", "use_nonzero_mask": True}
-    assert len(plan["warnings"]) == 1 and "'DAPI'" in plan["warnings"][0] and "unknown channel name" in plan["warnings"][0]
+    assert len(plan["warnings"]) == 1
+    assert "'DAPI'" in plan["warnings"][0] and "unknown channel name" in plan["warnings"][0]
     assert any("DAPI" in r.getMessage() for r in caplog.records)  # logged too, never silent
     # cropping shrinks by < 25 %: z-score over the whole image
     fp = _fingerprint([[1, 1, 1]] * 2, [[40, 40, 40]] * 2, [[40, 40, 36]] * 2, channels=["T2"])
@@ -125,7 +126,8 @@ def test_regions_and_overrides():
     assert plan["label_values"] == [0, 1, 2, 3] and plan["regions_class_order"] == [1, 2, 3]
     assert plan["patch_size"] == [16, 16] and plan["depth"] == 2 and plan["batch_size"] == 7
     soft = make_plan(_fingerprint([[1, 1, 1]] * 2, [[32, 32, 32]] * 2))
-    assert soft["activation"] == "softmax" and soft["out_channels"] == 3 and soft["class_names"] == ["background", "a", "b"]
+    assert soft["activation"] == "softmax" and soft["out_channels"] == 3
+    assert soft["class_names"] == ["background", "a", "b"]
     assert make_plan(fp, overrides={"spatial_dims": 3})["spatial_dims"] == 3
     with pytest.raises(ValueError, match="unknown plan key.*valid keys"):
         make_plan(fp, overrides={"patchsize": [8, 8]})

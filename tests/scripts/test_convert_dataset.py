@@ -79,7 +79,8 @@ def test_round_trip_and_same_plan(tmp_path, kind):
         a, b = nib.load(str(f)), nib.load(str(back / f.parent.name / f.name))
         np.testing.assert_array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj))
         np.testing.assert_array_equal(a.affine, b.affine)
-    src_meta, back_meta = json.loads((raw / "dataset.json").read_text()), json.loads((back / "dataset.json").read_text())
+    src_meta = json.loads((raw / "dataset.json").read_text())
+    back_meta = json.loads((back / "dataset.json").read_text())
     for key in ("channel_names", "labels", "numTraining", "file_ending", "regions_class_order"):
         assert src_meta.get(key) == back_meta.get(key), key
 

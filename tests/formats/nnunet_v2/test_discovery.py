@@ -138,3 +138,24 @@ def test_ignore_label_is_a_warning(twins, tmp_path):
     _edit_json(root, labels={"background": 0, "fat": 1, "muscle": 2, "fluid": 3, "ignore": 4})
     spec, report = FORMATS.discover(root, "nnunet_v2")
     assert report.ok and spec is not None and any('"ignore"' in w.message for w in report.warnings)
+
+
+def test_dataset_file_list_in_dataset_json(twins, tmp_path):
+    src = twins["mri"]
+    root = tmp_path / "Dataset999_Listed"
+    (root / "files").mkdir(parents=True)
+    listed = {}
+    for i, lab in enumerate(sorted((src / "labelsTr").iterdir())):
+        case = lab.name[: -len(".nii.gz")]
+        shutil.copy(src / "imagesTr" / f"{case}_0000.nii.gz", root / "files" / f"img{i}.nii.gz")
+        shutil.copy(lab, root / "files" / f"seg{i}.nii.gz")
+        listed[case] = {"images": [f"files/img{i}.nii.gz"], "label": f"files/seg{i}.nii.gz"}
+    meta = json.loads((src / "dataset.json").read_text())
+    (root / "dataset.json").write_text(json.dumps({**meta, "dataset": listed}))
+    assert FORMATS.detect(root) == "nnunet_v2"
+    spec = FORMATS.open(root)
+    assert [c["case_id"] for c in spec.training] == sorted(listed)
+    assert spec.training[0]["image"][0].endswith("img0.nii.gz")
+    (root / "files" / "seg1.nii.gz").unlink()
+    errors = _messages(root)
+    assert any("seg1.nii.gz" in e and "missing" in e for e in errors), errors

@@ -58,3 +58,31 @@ def test_2d_nifti_keeps_its_spacing(tmp_path):
     nib.save(nib.Nifti1Image(np.ones((2, 3, 4, 2), np.float32), np.eye(4)), str(tmp_path / "b.nii.gz"))
     with pytest.raises(DatasetError, match="b.nii.gz: expected a 3D volume"):
         read_channel_file(tmp_path / "b.nii.gz")
+
+
+@pytest.mark.parametrize("ending", [".mha", ".nrrd"])
+def test_itk_data_set_is_discovered_checked_and_loaded(tmp_path, ending):
+    import json
+
+    from data import IntegrityReport
+    from formats import FORMATS
+
+    root = tmp_path / "Dataset010_Itk"
+    for sub in ("imagesTr", "labelsTr"):
+        (root / sub).mkdir(parents=True)
+    for case in ("a", "b"):
+        for name, arr in ((f"imagesTr/{case}_0000", np.random.default_rng(0).random((5, 6, 7), dtype=np.float32)),
+                          (f"labelsTr/{case}", (np.arange(210).reshape(5, 6, 7) % 2).astype(np.uint8))):
+            img = itk.image_from_array(arr)
+            img.SetSpacing([0.5, 0.6, 2.5])
+            itk.imwrite(img, str(root / f"{name}{ending}"))
+    meta = {"channel_names": {"0": "MR"}, "labels": {"background": 0, "x": 1}, "numTraining": 2, "file_ending": ending}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    spec = FORMATS.open(root)
+    assert spec.spatial_dims == 3 and len(spec.training) == 2
+    report = IntegrityReport("nnunet_v2", root)
+    FORMATS.get("nnunet_v2").check_case(spec.training[0], spec, report)
+    assert report.ok, report.format()
+    case = FORMATS.get("nnunet_v2").load_transforms(spec)[0](spec.training[0])
+    assert tuple(case["image"].shape) == (1, 7, 6, 5)
+    np.testing.assert_allclose(spacing_from_affine(case["image"].affine, 3), [0.5, 0.6, 2.5], rtol=1e-6)
