@@ -41,8 +41,8 @@ def to_label_values(pred: torch.Tensor, plan: Mapping) -> np.ndarray:
 
 
 class PredictionWriter:
-    """Evaluator handler: write each case's prediction as ``<output_dir>/<case_id>.nii.gz`` (NIfTI for every input,
-    2D ones too; the affine and the shape are the input's, put back by ``Invertd`` in the post-processing) and, at
+    """Evaluator handler: write each case's prediction as ``<output_dir>/<case_id>.nii.gz`` (NIfTI for every input by
+    default, 2D ones too; the affine and the shape are the input's, put back by ``Invertd`` in the post-processing) and, at
     the end, ``<output_dir>/volumes.csv``: one row per case, ``<label>_voxels`` and ``<label>_ml`` (2D inputs:
     ``<label>_mm2``) of every non-background label of the plan.
 
@@ -51,9 +51,17 @@ class PredictionWriter:
         plan: the run's plan (label values, names, regions).
         pred_key: key of the decollated outputs holding the post-processed prediction.
         id_key: key of the batch items naming the case.
+        file_ending: ``".nii.gz"`` (every input), or ``"input"``: the file format, header and geometry of the case's
+            first channel file (``meta["filename_or_obj"]``; PNG, TIFF, NRRD, MHA or NIfTI, as nnU-Net writes
+            ``{case}{file_ending}``; :func:`formats.nnunet_v2.writers.write_label_like`).
     """
 
-    def __init__(self, output_dir: str, plan: Mapping, pred_key: str = "pred", id_key: str = "case_id") -> None:
+    def __init__(
+        self, output_dir: str, plan: Mapping, pred_key: str = "pred", id_key: str = "case_id", file_ending: str = ".nii.gz"
+    ) -> None:
+        if file_ending not in ("input", ".nii.gz", ".nii"):
+            raise ValueError(f"file_ending must be '.nii.gz', '.nii' or 'input' (the input's format), got {file_ending!r}.")
+        self.file_ending = str(file_ending)
         self.output_dir = Path(output_dir)
         self.plan = dict(plan)
         self.pred_key, self.id_key = pred_key, id_key
@@ -93,9 +101,16 @@ class PredictionWriter:
             meta = dict(pred.meta) if hasattr(pred, "meta") else {}
             affine = torch.as_tensor(meta.get("affine", torch.eye(labels.ndim + 1)), dtype=torch.float64)
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            path = self.output_dir / f"{case}.nii.gz"
-            dtype = np.uint8 if labels.max(initial=0) < 256 else np.uint16
-            nib.save(nib.Nifti1Image(labels.astype(dtype), to_affine_nd(3, affine).numpy()), str(path))
+            if self.file_ending == "input":
+                from formats.nnunet_v2.writers import write_label_like
+
+                reference = str(meta.get("filename_or_obj", ""))
+                ending = ".nii.gz" if reference.lower().endswith(".nii.gz") else Path(reference).suffix
+                path = write_label_like(labels, reference, self.output_dir / f"{case}{ending}")
+            else:
+                path = self.output_dir / f"{case}{self.file_ending}"
+                dtype = np.uint8 if labels.max(initial=0) < 256 else np.uint16
+                nib.save(nib.Nifti1Image(labels.astype(dtype), to_affine_nd(3, affine).numpy()), str(path))
             self.paths.append(path)
             dims = self._dims = labels.ndim
             voxel = float(abs(np.linalg.det(affine[:dims, :dims].numpy())))

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pytest
 
@@ -58,7 +57,7 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def check_outputs(run: Path, dataset: Path, spatial_dims: int) -> None:
+def check_outputs(run: Path, dataset: Path, spatial_dims: int, prediction_ending: str = ".nii.gz") -> None:
     """plan.json, per-case metrics of the held-out cases, predictions in the inputs' geometry, the volume table."""
     from formats.nnunet_v2.readers import read_channel_file
 
@@ -80,11 +79,13 @@ def check_outputs(run: Path, dataset: Path, spatial_dims: int) -> None:
     allowed = {0} | {int(v) for v in plan["label_values"] or []} | set(plan["regions_class_order"] or [])
     for image_file in test_images:
         case = image_file.name[: -len("_0000" + meta["file_ending"])]
-        pred = nib.load(run / "pred" / f"{case}.nii.gz")
+        (pred_file,) = (run / "pred").glob(f"{case}.*")
+        assert pred_file.name.endswith(prediction_ending), pred_file
+        pred, pred_affine = read_channel_file(pred_file)
         array, affine = read_channel_file(image_file)  # the format's own reader: (*spatial), 4 x 4 affine
         assert pred.shape == array.shape, f"{case}: prediction {pred.shape} vs input {array.shape}"
-        assert np.allclose(pred.affine, affine, atol=1e-4), f"{case}: affine differs from the input's"
-        assert set(np.unique(np.asarray(pred.dataobj)).tolist()) <= allowed, "label values of dataset.json"
+        assert np.allclose(pred_affine, affine, atol=1e-4), f"{case}: affine differs from the input's"
+        assert set(np.unique(pred).astype(int).tolist()) <= allowed, "label values of dataset.json"
     volumes = read_rows(run / "pred" / "volumes.csv")
     assert sorted(r["case"] for r in volumes) == sorted(f.name[: -len("_0000" + meta["file_ending"])] for f in test_images)
     unit = "ml" if spatial_dims == 3 or plan["slice_axis"] is not None else "mm2"
@@ -140,8 +141,10 @@ def test_ct_twin_2d_stops_at_the_time_limit(twins, tmp_path):
     ],
 )
 def test_twin_trains_evaluates_and_infers(twins, tmp_path, kind, dims, variant):
-    train_evaluate_infer(tmp_path / "run", twins[kind], "--spatial_dims", str(dims), variant=variant)
-    check_outputs(tmp_path / "run", twins[kind], spatial_dims=dims)
+    ending = ".png" if kind == "png2d" else ".nii.gz"  # PNG inputs: predictions as PNG (--prediction_ending input)
+    extra = ["--prediction_ending", "input"] if kind == "png2d" else []
+    train_evaluate_infer(tmp_path / "run", twins[kind], "--spatial_dims", str(dims), *extra, variant=variant)
+    check_outputs(tmp_path / "run", twins[kind], spatial_dims=dims, prediction_ending=ending)
 
 
 def test_nested_override_reaches_the_data_pipeline(twins, tmp_path):

@@ -45,3 +45,20 @@ def test_writer_keeps_affine_and_counts_volumes(tmp_path):
     (row,) = list(csv.DictReader((tmp_path / "volumes.csv").open()))
     assert row["case"] == "case7" and row["a_voxels"] == "0" and row["b_voxels"] == "12"
     assert float(row["b_ml"]) == 12 * 4.0 / 1000, "voxel 0.5 x 2 x 4 mm = 4 mm3"
+
+
+def test_writer_in_the_input_format_png(tmp_path):
+    from PIL import Image
+
+    reference = tmp_path / "in" / "case3_0000.png"
+    reference.parent.mkdir()
+    Image.fromarray(np.zeros((5, 6), dtype=np.uint8)).save(reference)
+    pred = MetaTensor(torch.zeros(1, 5, 6), affine=torch.eye(4, dtype=torch.float64))
+    pred[0, 1, 2] = 1
+    pred.meta["filename_or_obj"] = str(reference)
+    writer = PredictionWriter(str(tmp_path / "out"), CLASSES, file_ending="input")
+    engine = SimpleNamespace(state=SimpleNamespace(output=[{"pred": pred}], batch=[{"case_id": "case3"}]))
+    writer._reset(engine)
+    writer._write_cases(engine)
+    written = np.asarray(Image.open(tmp_path / "out" / "case3.png"))
+    assert written.shape == (5, 6) and written[1, 2] == 1 and written.sum() == 1
