@@ -16,7 +16,11 @@ from engines.multiclass_overlay import MultiClassOverlayHandler
 __all__ = [
     "MirrorTTAInferer",
     "PlanOverlayHandler",
-    "plan_inferer", "plan_inference_postprocessing", "plan_postprocessing", "regions_to_index_map"]
+    "plan_inference_postprocessing",
+    "plan_inferer",
+    "plan_postprocessing",
+    "regions_to_index_map",
+]
 
 
 class MirrorTTAInferer(Inferer):
@@ -116,12 +120,15 @@ def plan_inference_postprocessing(
     plan: Mapping, preprocessing, pred_key: str = "pred", image_key: str = "image"
 ) -> Compose:
     """Inference post-processing: probabilities put back into the input's geometry (MONAI ``Invertd`` undoes the
-    resampling and the crop of ``preprocessing``, interpolating the probabilities), then argmax (classes:
-    ``(1, *spatial)`` training indices) or threshold 0.5 (regions: ``(R, *spatial)``)."""
+    resampling and the crop of ``preprocessing``, interpolating the probabilities; the image too, for the pictures),
+    then argmax (classes: ``(1, *spatial)`` training indices) or threshold 0.5 (regions: ``(R, *spatial)``)."""
     activation = {"softmax": True} if plan["activation"] == "softmax" else {"sigmoid": True}
     chain = [
         Activationsd(keys=pred_key, **activation),
-        Invertd(keys=pred_key, transform=preprocessing, orig_keys=image_key, nearest_interp=False, to_tensor=True),
+        Invertd(
+            keys=[pred_key, image_key], transform=preprocessing, orig_keys=[image_key, image_key],
+            nearest_interp=False, to_tensor=True,
+        ),  # fmt: skip
     ]
     if plan["activation"] == "softmax":
         chain.append(AsDiscreted(keys=pred_key, argmax=True))
