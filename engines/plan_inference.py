@@ -1,0 +1,176 @@
+"""Whole-case inference of the generic path from a plan: the inferer (Gaussian-weighted sliding windows in 3D,
+slice-wise for a 2D network on 3D data) and the post-processing of validation, evaluation and inference."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+
+import torch
+from monai.inferers import Inferer, SlidingWindowInferer
+from monai.transforms import Activationsd, AsDiscreted, Compose, Invertd
+
+from engines.inferers import AdaptiveSliceInferer
+from engines.multiclass_overlay import MultiClassOverlayHandler
+
+__all__ = [
+    "MirrorTTAInferer",
+    "PlanOverlayHandler",
+    "plan_inference_postprocessing",
+    "plan_inferer",
+    "plan_postprocessing",
+    "regions_to_index_map",
+]
+
+
+class MirrorTTAInferer(Inferer):
+    """Mirroring test-time augmentation (nnU-Net's): the mean of ``inferer``'s outputs (logits, as nnU-Net v2) over
+    every combination of flips along ``axes``, each output flipped back.
+
+    Args:
+        inferer: the inferer of one pass (sliding windows, slices).
+        axes: spatial axes to mirror (0-based, batch and channel excluded); 2**len(axes) passes.
+
+    Shapes: ``inputs`` (B, C, *spatial) -> (B, C_out, *spatial), as ``inferer``.
+    """
+
+    def __init__(self, inferer: Inferer, axes: Sequence[int]) -> None:
+        super().__init__()
+        self.inferer = inferer
+        self.axes = [int(a) for a in axes]
+
+    def __call__(self, inputs: torch.Tensor, network, *args, **kwargs) -> torch.Tensor:
+        total, count = None, 0
+        for k in range(len(self.axes) + 1):
+            for subset in itertools.combinations(self.axes, k):
+                dims = [a + 2 for a in subset]
+                x = torch.flip(inputs, dims) if dims else inputs
+                out = self.inferer(x, network, *args, **kwargs)
+                out = torch.flip(out, dims) if dims else out
+                total = out if total is None else total + out
+                count += 1
+        return total / count
+
+
+def plan_inferer(
+    plan: Mapping,
+    sw_batch_size: int = 4,
+    overlap: float = 0.5,
+    mode: str = "gaussian",
+    data_dims: int | None = None,
+    tta: bool = False,
+) -> Inferer:
+    """The inferer of whole pre-processed cases for a plan.
+
+    * 3D network, or a 2D network on 2D images: MONAI ``SlidingWindowInferer`` with the plan's patch size;
+    * 2D network on 3D cases: slice by slice along the plan's ``slice_axis`` (:class:`~engines.AdaptiveSliceInferer`,
+      MONAI's ``SliceInferer`` that backs off when memory runs out), sliding 2D windows of the patch size in-plane.
+
+    Args:
+        plan: the run's plan (``spatial_dims``, ``patch_size``, ``slice_axis``).
+        sw_batch_size: windows (or slices) per network call.
+        overlap: overlap of neighbouring windows (nnU-Net: 0.5).
+        mode: blending of overlapping windows (``"gaussian"``: nnU-Net's Gaussian importance weighting).
+        data_dims: spatial dimensions of the cases; by default 2 when the plan has no slice axis, else 3.
+        tta: mirroring test-time augmentation (:class:`MirrorTTAInferer`) along the network's axes (a 2D network
+            on 3D data: the in-plane axes, not the slice axis).
+
+    Returns:
+        ``inferer(inputs (B, C, *spatial), network) -> (B, out_channels, *spatial)``.
+    """
+    patch = [int(p) for p in plan["patch_size"]]
+    if data_dims is None:
+        data_dims = 2 if plan.get("slice_axis") is None else 3
+    if int(plan["spatial_dims"]) == 2 and data_dims == 3:
+        axis = int(plan["slice_axis"])
+        inferer: Inferer = AdaptiveSliceInferer(
+            spatial_dim=axis, roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap, mode=mode, progress=False
+        )
+        axes = [a for a in range(3) if a != axis]
+    else:
+        inferer = SlidingWindowInferer(roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap, mode=mode)
+        axes = list(range(data_dims))
+    return MirrorTTAInferer(inferer, axes) if _flag(tta) else inferer
+
+
+def _flag(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def plan_postprocessing(plan: Mapping, pred_key: str = "pred", label_key: str = "label") -> Compose:
+    """Validation/evaluation post-processing: logits -> one-hot prediction, and the label made one-hot alike.
+
+    Softmax plans: softmax -> argmax -> one-hot of ``out_channels`` classes (label index map one-hot encoded);
+    sigmoid plans (regions): sigmoid -> threshold 0.5 per region (the label already has one channel per region).
+    """
+    n = int(plan["out_channels"])
+    if plan["activation"] == "softmax":
+        return Compose(
+            [
+                Activationsd(keys=pred_key, softmax=True),
+                AsDiscreted(keys=[pred_key, label_key], argmax=[True, False], to_onehot=[n, n]),
+            ]
+        )
+    return Compose([Activationsd(keys=pred_key, sigmoid=True), AsDiscreted(keys=pred_key, threshold=0.5)])
+
+
+def plan_inference_postprocessing(
+    plan: Mapping, preprocessing, pred_key: str = "pred", image_key: str = "image"
+) -> Compose:
+    """Inference post-processing: probabilities put back into the input's geometry (MONAI ``Invertd`` undoes the
+    resampling and the crop of ``preprocessing``, interpolating the probabilities; the image too, for the pictures),
+    then argmax (classes: ``(1, *spatial)`` training indices) or threshold 0.5 (regions: ``(R, *spatial)``)."""
+    activation = {"softmax": True} if plan["activation"] == "softmax" else {"sigmoid": True}
+    chain = [
+        Activationsd(keys=pred_key, **activation),
+        Invertd(
+            keys=[pred_key, image_key], transform=preprocessing, orig_keys=[image_key, image_key],
+            nearest_interp=False, to_tensor=True,
+        ),  # fmt: skip
+    ]
+    if plan["activation"] == "softmax":
+        chain.append(AsDiscreted(keys=pred_key, argmax=True))
+    else:
+        chain.append(AsDiscreted(keys=pred_key, threshold=0.5))
+    return Compose(chain)
+
+
+def regions_to_index_map(regions: torch.Tensor) -> torch.Tensor:
+    """``(R, *spatial)`` binary regions -> ``(1, *spatial)`` map of the last region (1..R) covering each voxel, 0
+    where none does (nnU-Net writes overlapping regions in declaration order: inner regions last)."""
+    regions = torch.as_tensor(regions)
+    out = torch.zeros((1, *regions.shape[1:]), dtype=torch.int64, device=regions.device)
+    for r in range(regions.shape[0]):
+        out[0][regions[r] > 0.5] = r + 1
+    return out
+
+
+class PlanOverlayHandler(MultiClassOverlayHandler):
+    """:class:`~engines.MultiClassOverlayHandler` for a plan: channel and class names from the data set, slices along
+    the plan's slice axis, and region channels ``(R, *spatial)`` drawn as the index map of
+    :func:`regions_to_index_map` (classes ``background, region 1, ...``).
+
+    Args:
+        plan: the run's plan (``channel_names``, ``class_names``, ``region_based``, ``slice_axis``).
+        output_dir, log_dir, tag: as :class:`~engines.MultiClassOverlayHandler`.
+    """
+
+    def __init__(self, plan: Mapping, output_dir: str, log_dir: str | None = None, tag: str = "validation") -> None:
+        self.region_based = bool(plan.get("region_based"))
+        names = list(plan["class_names"])
+        super().__init__(
+            output_dir=output_dir, class_names=(["background", *names] if self.region_based else names),
+            log_dir=log_dir, tag=tag, channel_names=list(plan["channel_names"]),
+            axis=2 if plan.get("slice_axis") is None else int(plan["slice_axis"]),
+        )  # fmt: skip
+
+    def _capture_item(self, engine, item: dict) -> dict:
+        if self.region_based:
+            item = dict(item)
+            for key in self.keys[1:]:
+                value = item.get(key)
+                if value is not None:
+                    item[key] = regions_to_index_map(value)
+        return super()._capture_item(engine, item)

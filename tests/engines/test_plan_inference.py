@@ -1,0 +1,54 @@
+"""The inferer and post-processing of the generic path, chosen from the plan."""
+
+from __future__ import annotations
+
+import torch
+from monai.inferers import SliceInferer, SlidingWindowInferer
+
+from engines.plan_inference import plan_inferer, plan_postprocessing, regions_to_index_map
+
+
+def test_2d_plan_on_3d_data_infers_slice_by_slice_along_the_slice_axis():
+    plan = {"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": 0}
+    inferer = plan_inferer(plan, sw_batch_size=2)
+    assert isinstance(inferer, SliceInferer) and inferer.spatial_dim == 0 and inferer.mode == "gaussian"
+    net = torch.nn.Conv2d(1, 2, 1)
+    assert inferer(torch.rand(1, 1, 3, 10, 12), net).shape == (1, 2, 3, 10, 12)
+
+
+def test_3d_plan_and_2d_images_use_gaussian_sliding_windows():
+    three = plan_inferer({"spatial_dims": 3, "patch_size": [8, 8, 4], "slice_axis": 2})
+    two = plan_inferer({"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": None})
+    for inferer in (three, two):
+        assert type(inferer) is SlidingWindowInferer and inferer.mode == "gaussian"
+    assert list(three.roi_size) == [8, 8, 4]
+
+
+def test_postprocessing_one_hot_classes_and_thresholded_regions():
+    classes = plan_postprocessing({"activation": "softmax", "out_channels": 3})
+    out = classes({"pred": torch.tensor([[[5.0]], [[0.0]], [[9.0]]]), "label": torch.tensor([[[1]]])})
+    assert out["pred"].flatten().tolist() == [0, 0, 1] and out["label"].flatten().tolist() == [0, 1, 0]
+    regions = plan_postprocessing({"activation": "sigmoid", "out_channels": 2})
+    out = regions({"pred": torch.tensor([[[3.0]], [[-3.0]]]), "label": torch.ones(2, 1, 1)})
+    assert out["pred"].flatten().tolist() == [1, 0]
+
+
+def test_regions_index_map_last_region_wins():
+    regions = torch.tensor([[[1, 1, 0]], [[0, 1, 0]]])
+    assert regions_to_index_map(regions).tolist() == [[[1, 2, 0]]]
+
+
+def test_mirror_tta_is_the_mean_of_the_flipped_back_predictions():
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(1, 2, 3, padding=1)  # not mirror-symmetric
+    x = torch.rand(1, 1, 6, 5)
+    tta = plan_inferer({"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": None}, tta=True)
+    with torch.no_grad():
+        expected = sum(torch.flip(net(torch.flip(x, d)), d) if d else net(x) for d in ([], [2], [3], [2, 3])) / 4
+        assert torch.allclose(tta(x, net), expected, atol=1e-6)
+        assert not torch.allclose(expected, net(x), atol=1e-4), "the flips matter for this network"
+
+
+def test_tta_of_a_2d_plan_on_3d_data_mirrors_in_plane_only():
+    tta = plan_inferer({"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": 1}, tta="true")
+    assert tta.axes == [0, 2] and isinstance(tta.inferer, SliceInferer)
