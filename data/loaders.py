@@ -115,16 +115,13 @@ def resolve_plan(
 
 
 def split_cases(spec: DatasetSpec, val_fraction: float = 0.2, seed: int = 0) -> tuple[list[dict], list[dict]]:
-    """Training and validation cases of ``spec.training``, split by case (``transforms.split_by_case``; a
+    """Training and validation cases of ``spec.training``, split by case (:func:`data.splits.split_by_group`; a
     ``group`` key, e.g. the patient, keeps its cases together)."""
-    from transforms.splits import split_by_group
+    from data.splits import split_by_group
 
-    if any("group" in case for case in spec.training):
-        train, val = split_by_group(spec.training, (1.0 - val_fraction, val_fraction), group_key="group", seed=seed)
-        return list(train), list(val)
-    from transforms.msd_datalist import split_by_case
-
-    return split_by_case(spec.training, val_fraction=val_fraction, seed=seed)
+    key = "group" if any("group" in case for case in spec.training) else "case_id"
+    train, val = split_by_group(spec.training, (1.0 - val_fraction, val_fraction), group_key=key, seed=seed)
+    return list(train), list(val)
 
 
 def nonzero(x: Any) -> Any:

@@ -16,26 +16,12 @@ from monai.handlers import CheckpointLoader, CheckpointSaver
 
 from .distributed import is_main_process
 from .errors import UserFacingError
+from .flags import FlagError, as_flag as _as_flag
 
 __all__ = ["AtomicCheckpointSaver", "CheckpointWriteError", "FlagError", "LatestCheckpointHandler", "latest_checkpoint"]
 _BEST_KEY = "best_checkpoint"  # key, in checkpoint_epoch=N.pt, of the best-model saver's tracking state
 
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
-_FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-
-
-class FlagError(UserFacingError, ValueError):
-    """A true/false option given another value (``--resume maybe``)."""
-
-
-def _as_flag(value: bool | int | str, name: str) -> bool:
-    """A boolean from a config or command-line value. ``python -m monai.bundle run --resume false`` passes the
-    string ``"false"`` (Fire only converts ``True``/``False``), which plain ``bool()`` would take as true."""
-    if isinstance(value, str):
-        if value.strip().lower() not in _FLAGS:
-            raise FlagError(f"--{name} must be true or false, got {value!r}.")
-        return _FLAGS[value.strip().lower()]
-    return bool(value)
 
 
 def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:

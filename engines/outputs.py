@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .checkpoint import _as_flag
+from .flags import as_flag as _as_flag
 from .errors import TRACEBACK_FILE, UserFacingError, set_log_folder
 
 __all__ = ["READ_ONLY_WORKFLOWS", "OutputFolderError", "check_outputs", "running_workflow_id"]

@@ -10,7 +10,7 @@ import torch
 from monai.inferers import Inferer, SlidingWindowInferer
 from monai.transforms import Activationsd, AsDiscreted, Compose, Invertd
 
-from engines.inferers import AdaptiveSliceInferer
+from inferers.adaptive import AdaptiveSliceInferer
 from engines.multiclass_overlay import MultiClassOverlayHandler
 
 __all__ = [
@@ -63,7 +63,7 @@ def plan_inferer(
     """The inferer of whole pre-processed cases for a plan.
 
     * 3D network, or a 2D network on 2D images: MONAI ``SlidingWindowInferer`` with the plan's patch size;
-    * 2D network on 3D cases: slice by slice along the plan's ``slice_axis`` (:class:`~engines.AdaptiveSliceInferer`,
+    * 2D network on 3D cases: slice by slice along the plan's ``slice_axis`` (:class:`~inferers.AdaptiveSliceInferer`,
       MONAI's ``SliceInferer`` that backs off when memory runs out), sliding 2D windows of the patch size in-plane.
 
     Args:

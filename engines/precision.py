@@ -21,7 +21,7 @@ from monai.inferers import Inferer
 from inferers.autocast import AutocastInferer
 
 from .auto_precision import choose_precision, is_auto
-from .checkpoint import _as_flag
+from .flags import as_flag as _as_flag
 
 __all__ = [
     "AMP_DTYPES",

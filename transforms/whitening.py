@@ -373,7 +373,7 @@ def zca_whitening_for_training(
     Raises:
         ValueError: resuming without whitening a run that stored one.
     """
-    from engines.checkpoint import _as_flag
+    from engines.flags import as_flag as _as_flag
 
     enabled, resume, path = _as_flag(enabled, "zca_whitening"), _as_flag(resume, "resume"), Path(path)
     if not enabled:
