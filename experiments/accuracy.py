@@ -370,8 +370,8 @@ def run_nnunet(dataset: Dataset, work_dir: str | os.PathLike, env_dir: str | os.
     if results.exists():  # a previous seed's model: nnU-Net trains again from scratch
         shutil.rmtree(results)
     if not (work_dir / "nnUNet_preprocessed" / dataset["name"]).is_dir():
-        _run([str(env_bin / "nnUNetv2_plan_and_preprocess"), "-d", did, "-c", configuration, "-np", "1", "-npfp", "1"],
-             run_dir / "plan.log", env=env)
+        plan = [str(env_bin / "nnUNetv2_plan_and_preprocess"), "-d", did, "-c", configuration, "-np", "1", "-npfp", "1"]
+        _run(plan, run_dir / "plan.log", env=env)
     train = [str(env_bin / "nnUNetv2_train"), did, configuration, "all", "-tr", trainer, "-device", "cpu"]
     wall = _run(train, run_dir / "train.log", env=env)
     fold_dir = next(results.glob(f"{trainer}__*/fold_all"))

@@ -167,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
             for contender, variant in contenders:
                 if (name, contender, seed) in done:
                     continue
-                run = accuracy.run_ours(data, work / "runs" / f"{name}_{contender.split()[-1][:-1]}_{seed}".replace(
-                    "/", "_"), budget, seed, features=args.features, iterations_per_epoch=args.iterations_per_epoch,
-                    variant=variant, extra=extra, fingerprint_dir=work / "fingerprints")
+                tag = "ours_unet" if variant is None else "ours_" + Path(variant).parts[-3]
+                run = accuracy.run_ours(data, work / "runs" / f"{name}_{tag}_{seed}", budget, seed,
+                                        features=args.features, iterations_per_epoch=args.iterations_per_epoch,
+                                        variant=variant, extra=extra, fingerprint_dir=work / "fingerprints")
                 record({"dataset": name, "contender": contender, "seed": seed, "budget": budget, **run,
                         **accuracy.score_predictions(run["pred_dir"], data)})
             if not args.no_basic_unet and (name, "MONAI BasicUNet script", seed) not in done:
