@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -246,7 +247,8 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
              "--output_dir", str(run_dir / "pred"), "--infer#handlers#0#load_path", str(ckpts[-1]), *ending]
     _run(infer, run_dir / "infer.log")
     return {"train_seconds": train_seconds, "process_seconds": wall, "epochs": epochs,
-            "iterations": epochs * iterations_per_epoch, "command": " ".join(train[1:]), "pred_dir": str(run_dir / "pred")}
+            "iterations": epochs * iterations_per_epoch, "command": "python " + shlex.join(train[1:]),
+            "pred_dir": str(run_dir / "pred")}
 
 
 def train_basic_unet(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: int, crop: int = 128,
