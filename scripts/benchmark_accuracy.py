@@ -115,12 +115,13 @@ def table(results: list[dict], datasets: list[str]) -> str:
                 f"| {mean_spread([r['iterations'] for r in sel]).replace('.000', '')} "
                 f"| {mean_spread([r['train_seconds'] for r in sel])} | {sel[0]['budget']:.0f} |"
             )
-        ours = best.get("ours (unet)")
         peers = {k: v for k, v in best.items() if not k.startswith("ours")}
-        if ours is not None and peers:
+        for contender, ours in best.items():
+            if not contender.startswith("ours") or not peers:
+                continue
             peer, value = max(peers.items(), key=lambda kv: kv[1])
             verdict = "ours wins" if ours >= value else f"{peer} wins"
-            ratios.append(f"- {name}: Dice ours / best peer ({peer}) = {ours:.3f} / {value:.3f} = "
+            ratios.append(f"- {name}: Dice {contender} / best peer ({peer}) = {ours:.3f} / {value:.3f} = "
                           f"{ours / max(value, 1e-9):.3f}: {verdict}")
     return "\n".join(lines + [""] + ratios)
 
@@ -163,11 +164,14 @@ def main(argv: list[str] | None = None) -> int:
             budget = statistics.mean(r["train_seconds"] for r in results if r["dataset"] == name
                                      and r["contender"] == nnunet)
         for seed in args.seeds:
-            contenders = [("ours (unet)", None)] + ([(f"ours ({args.variant})", args.variant)] if args.variant else [])
+            label = "unet" + (f" {args.ours_extra}" if extra else "")
+            contenders = [(f"ours ({label})", None)]
+            if args.variant:
+                contenders.append((f"ours ({Path(args.variant).parts[-3]}{label[4:]})", args.variant))
             for contender, variant in contenders:
                 if (name, contender, seed) in done:
                     continue
-                tag = "ours_unet" if variant is None else "ours_" + Path(variant).parts[-3]
+                tag = ("ours_unet" if variant is None else "ours_" + Path(variant).parts[-3]) + ("_x" if extra else "")
                 run = accuracy.run_ours(data, work / "runs" / f"{name}_{tag}_{seed}", budget, seed,
                                         features=args.features, iterations_per_epoch=args.iterations_per_epoch,
                                         variant=variant, extra=extra, fingerprint_dir=work / "fingerprints")
