@@ -134,11 +134,14 @@ def nonzero(x: Any) -> Any:
 
 def target_pixdim(plan: Mapping) -> list[float]:
     """``Spacingd``'s ``pixdim`` of a plan: its target spacing, except along the slice axis of a 2D plan on 3D data
-    (``-1``: the case's own spacing; a 2D network resamples in-plane only)."""
+    (``-1``: the case's own spacing; a 2D network resamples in-plane only). 2D data get a third entry ``-1``: their
+    readers give a 4 x 4 affine, whose third axis MONAI's resampling must leave alone."""
     pixdim = [float(s) for s in plan["target_spacing"]]
     axis = plan.get("slice_axis")
     if int(plan["spatial_dims"]) == 2 and axis is not None and len(pixdim) == 3:
         pixdim[int(axis)] = -1.0
+    if len(pixdim) == 2:
+        pixdim.append(-1.0)
     return pixdim
 
 
@@ -174,8 +177,13 @@ def case_preprocessing(spec: DatasetSpec, plan: Mapping, keys: Sequence[str] = (
     chain.append(_normalization(plan, image))
     # always, also when the plan found every training case at the target spacing (`resample` false): a test case
     # may have another; on the target grid already, MONAI's resampling returns the voxels unchanged
+    # (ensure_same_shape off: after NormalizeByPland a 2D image's MetaTensor reports 3 pixdims, its label 2, and
+    # MONAI's same-shape check cannot compare them; image and label share the grid anyway)
     chain.append(
-        Spacingd(keys=[image, label], pixdim=target_pixdim(plan), mode=["bilinear", "nearest"], allow_missing_keys=True)
+        Spacingd(
+            keys=[image, label], pixdim=target_pixdim(plan), mode=["bilinear", "nearest"], ensure_same_shape=False,
+            allow_missing_keys=True,
+        )  # fmt: skip
     )
     chain.append(EnsureTyped(keys=image, dtype=torch.float32))
     return chain

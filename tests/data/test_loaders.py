@@ -32,6 +32,20 @@ def test_target_pixdim_keeps_the_slice_axis_of_a_2d_plan():
     plan = {"target_spacing": [0.9, 0.9, 3.0], "slice_axis": 2}
     assert target_pixdim({**plan, "spatial_dims": 2}) == [0.9, 0.9, -1.0]
     assert target_pixdim({**plan, "spatial_dims": 3}) == [0.9, 0.9, 3.0]
+    assert target_pixdim({"target_spacing": [0.5, 0.5], "slice_axis": None, "spatial_dims": 2}) == [0.5, 0.5, -1.0]
+
+
+def test_2d_images_are_resampled_in_plane_and_back(tmp_path):
+    from formats import FORMATS
+
+    root = FORMATS.get("nnunet_v2").synthesize(tmp_path, kind="png2d", num_training=3, num_test=1)
+    spec = open_dataset(root)
+    plan = resolve_plan(spec, cache_dir=tmp_path / "fp", overrides={"target_spacing": [0.5, 0.5]})
+    chain = Compose(case_preprocessing(spec, plan))
+    case = chain(dict(spec.training[0]))
+    assert case["image"].shape[0] == 2 and case["image"].shape[1:] == case["label"].shape[1:]
+    assert case["image"].shape[1] > 48, "0.5 mm from 1 mm pixels: about twice as many"
+    assert chain.inverse({"label": case["label"]})["label"].shape[1:] == (48, 48)
 
 
 def test_fit_writes_the_plan_and_saved_reads_it_back(mri, tmp_path):
