@@ -89,18 +89,19 @@ def load_results(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def mean_spread(values: list[float]) -> str:
+def mean_spread(values: list[float], digits: int = 3) -> str:
+    """``mean ± standard deviation`` of the values that are not NaN (one value: itself; none: n/a)."""
     values = [v for v in values if not math.isnan(v)]
     if not values:
         return "n/a"
     if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def table(results: list[dict], datasets: list[str]) -> str:
     """Markdown: one row per data set and contender (mean ± standard deviation over the seeds), then ratios."""
-    lines = ["| data set | contender | runs | Dice | IoU | iterations | training s | budget s |",
+    lines = ["| data set | contender | seeds | Dice | IoU | iterations | training s | budget s |",
              "|---|---|---|---|---|---|---|---|"]
     ratios = []
     for name in datasets:
@@ -112,8 +113,8 @@ def table(results: list[dict], datasets: list[str]) -> str:
             best[contender] = statistics.mean(dice)
             lines.append(
                 f"| {name} | {contender} | {len(sel)} | {mean_spread(dice)} | {mean_spread([r['iou'] for r in sel])} "
-                f"| {mean_spread([r['iterations'] for r in sel]).replace('.000', '')} "
-                f"| {mean_spread([r['train_seconds'] for r in sel])} | {sel[0]['budget']:.0f} |"
+                f"| {mean_spread([r['iterations'] for r in sel], 0)} "
+                f"| {mean_spread([r['train_seconds'] for r in sel], 0)} | {sel[0]['budget']:.0f} |"
             )
         peers = {k: v for k, v in best.items() if not k.startswith("ours")}
         for contender, ours in best.items():
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         commit = "?"
     header = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}, {platform.machine()} "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end, seeds {args.seeds}")
-    text = header + "\n\n" + table(results, [d for d in DATASETS if d in args.datasets])
+    text = header + "\n\n" + table(results, [d for d in DATASETS if any(r["dataset"] == d for r in results)])
     commands = {}
     for r in results:
         commands.setdefault((r["dataset"], r["contender"]), r["command"])
