@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="further overrides for ours, one string, e.g. \"--learning_rate 3e-3\"")
     parser.add_argument("--variant", default=None,
                         help="also run ours with this variant file, e.g. bundles/attention_unet/configs/variant.yaml")
-    parser.add_argument("--no_basic_unet", action="store_true")
+    parser.add_argument("--no_basic_unet", action="store_true", help="skip the BasicUNet script")
+    parser.add_argument("--no_ours", action="store_true", help="skip ours (e.g. to run it in another process)")
     return parser
 
 
@@ -166,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                                      and r["contender"] == nnunet)
         for seed in args.seeds:
             label = "unet" + (f" {args.ours_extra}" if extra else "")
-            contenders = [(f"ours ({label})", None)]
-            if args.variant:
+            contenders = [] if args.no_ours else [(f"ours ({label})", None)]
+            if args.variant and not args.no_ours:
                 contenders.append((f"ours ({Path(args.variant).parts[-3]}{label[4:]})", args.variant))
             for contender, variant in contenders:
                 if (name, contender, seed) in done:
