@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="nnU-Net trainings per data set (it takes no seed; each is a new random run)")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds of training when nnU-Net is skipped (default 60; --quick: 3)")
+    parser.add_argument("--max_budget", type=float, default=0.0,
+                        help="cap of the budget of ours and BasicUNet in seconds (0: none); the table shows the budget "
+                             "each run had, so a capped run is visible")
     parser.add_argument("--features", type=int, default=16, help="base width of ours (--plan#features)")
     parser.add_argument("--iterations_per_epoch", type=int, default=10,
                         help="ours: batches per epoch (the time limit is checked after each epoch)")
@@ -165,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                             **run, **accuracy.score_predictions(run["pred_dir"], data)})
             budget = statistics.mean(r["train_seconds"] for r in results if r["dataset"] == name
                                      and r["contender"] == nnunet)
+        if args.max_budget > 0:
+            budget = min(budget, args.max_budget)
         for seed in args.seeds:
             label = "unet" + (f" {args.ours_extra}" if extra else "")
             contenders = [] if args.no_ours else [(f"ours ({label})", None)]
