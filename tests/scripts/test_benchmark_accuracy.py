@@ -1,0 +1,103 @@
+"""scripts/benchmark_accuracy.py and experiments/accuracy.py: the scoring against held-out labels, the held-out split
+of a twin, the nuclei swap layout, and the --quick mode end to end (ours and BasicUNet, no nnU-Net)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from experiments import accuracy  # noqa: E402
+
+
+def _dataset(tmp_path: Path) -> accuracy.Dataset:
+    labels = tmp_path / "labelsTs"
+    labels.mkdir()
+    label = np.zeros((8, 8), np.uint8)
+    label[:4, :4] = 1  # 16 pixels of class 1
+    label[4:, 4:] = 2  # 16 pixels of class 2
+    Image.fromarray(label).save(labels / "case_000.png")
+    return accuracy.Dataset(name="x", root=tmp_path, labels_ts=labels, ending=".png", classes=[1, 2], spatial_dims=2)
+
+
+def test_score_predictions_known_overlap(tmp_path):
+    data = _dataset(tmp_path)
+    pred_dir = tmp_path / "pred"
+    pred_dir.mkdir()
+    pred = np.zeros((8, 8), np.uint8)
+    pred[:4, :2] = 1  # 8 of the 16 pixels of class 1, no false positive
+    pred[4:, 4:] = 2  # class 2 exact
+    Image.fromarray(pred).save(pred_dir / "case_000.png")
+    scores = accuracy.score_predictions(pred_dir, data)
+    assert scores["dice_1"] == pytest.approx(2 * 8 / (8 + 16))
+    assert scores["iou_1"] == pytest.approx(8 / 16)
+    assert scores["dice_2"] == pytest.approx(1.0) and scores["iou_2"] == pytest.approx(1.0)
+    assert scores["dice"] == pytest.approx((2 * 8 / 24 + 1.0) / 2)
+    assert scores["cases"] == 1
+
+
+def test_score_predictions_missing_case_names_it(tmp_path):
+    data = _dataset(tmp_path)
+    (tmp_path / "pred").mkdir()
+    with pytest.raises(FileNotFoundError, match="case_000"):
+        accuracy.score_predictions(tmp_path / "pred", data)
+
+
+def test_prepare_twin_holds_out_labelled_cases(tmp_path):
+    data = accuracy.prepare_twin(tmp_path, "mri", num_training=3, num_test=2, seed=0, spatial_size=(16, 16, 4))
+    root = Path(data["root"])
+    train = sorted(p.name for p in (root / "labelsTr").iterdir())
+    test_images = sorted(p.name for p in (root / "imagesTs").iterdir())
+    held_out = sorted(p.name for p in Path(data["labels_ts"]).iterdir())
+    assert len(train) == 3 and len(held_out) == 2 and len(test_images) == 2
+    assert not set(train) & set(held_out), "a test case is also a training case"
+    assert [n.replace("_0000", "") for n in test_images] == held_out, "every test image has its held-out label"
+    assert json.loads((root / "dataset.json").read_text())["numTraining"] == 3
+    assert not (Path(data["labels_ts"]).parent == root), "the held-out labels are outside the data set folder"
+    assert data["classes"] == [1, 2, 3] and data["dataset_id"] == 901
+
+
+def test_prepare_nuclei_swap(tmp_path):
+    src = tmp_path / "src"
+    for k in (0, 1):
+        for sub, value in (("images", 100 + k), ("masks", 255)):
+            (src / sub).mkdir(parents=True, exist_ok=True)
+            array = np.zeros((8, 8), np.uint8)
+            array[2:5, 2:5] = value
+            Image.fromarray(array).save(src / sub / f"tile_{k}.png")
+    data = accuracy.prepare_nuclei(src, tmp_path / "raw", train_tile=1, test_tile=0, dataset_id=912)
+    root = Path(data["root"])
+    assert root.name == "Dataset912_Nuclei10"
+    label = np.asarray(Image.open(root / "labelsTr" / "nuclei_001.png"))
+    assert set(np.unique(label).tolist()) == {0, 1}, "masks 0/255 become labels 0/1"
+    assert np.asarray(Image.open(root / "imagesTr" / "nuclei_001_0000.png")).max() == 101
+    assert (root / "imagesTs" / "nuclei_000_0000.png").is_file()
+    assert (Path(data["labels_ts"]) / "nuclei_000.png").is_file()
+
+
+@pytest.mark.slow
+def test_quick_mode_runs_ours_and_basic_unet(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import benchmark_accuracy
+
+    assert benchmark_accuracy.main(["--quick", "--work_dir", str(tmp_path), "--seeds", "0"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["contender"] for r in rows) == ["MONAI BasicUNet script", "ours (unet)"]
+    for r in rows:
+        assert 0.0 <= r["dice"] <= 1.0 and 0.0 <= r["iou"] <= r["dice"] + 1e-9
+        assert r["iterations"] >= 1 and r["cases"] == 2 and r["budget"] == 3.0
+    ours = next(r for r in rows if r["contender"] == "ours (unet)")
+    assert "--time_limit 3.0" in ours["command"]
+    out = capsys.readouterr().out
+    assert "| mri | ours (unet) |" in out and "nnU-Net" not in out.split("Commands")[0]
+    # a rerun resumes: nothing runs again
+    assert benchmark_accuracy.main(["--quick", "--work_dir", str(tmp_path), "--seeds", "0"]) == 0
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 2
