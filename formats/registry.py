@@ -127,8 +127,18 @@ class DataFormat:
         raise NotImplementedError
 
     def load_transforms(self, spec: DatasetSpec) -> list[Callable]:
-        """Dictionary transforms reading one case into channel-first ``image`` and ``label`` MetaTensors."""
-        raise NotImplementedError
+        """Dictionary transforms reading one case into channel-first ``image`` and ``label`` MetaTensors.
+
+        The default suits formats whose image is one volume file, or one file per channel (a list, stacked), in any
+        format :class:`~transforms.LoadVolumed` reads (NIfTI, NRRD, MHA, DICOM, ...): it reads and puts channels
+        first. Formats with other files (TIFF stacks, MATLAB files, PNG pairs) override it.
+        """
+        from monai.transforms import EnsureChannelFirstd
+
+        from transforms.io import LoadVolumed
+
+        keys = ["image", "label"]
+        return [LoadVolumed(keys=keys, allow_missing_keys=True), EnsureChannelFirstd(keys=keys, allow_missing_keys=True)]
 
     def synthesize(self, out_dir: str | os.PathLike, **options: Any) -> Path:
         """Write this format's synthetic twin into ``out_dir`` and return the data set folder."""

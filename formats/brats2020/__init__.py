@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,17 +43,6 @@ class Brats2020Format(DataFormat):
 
     def check_case(self, case: dict, spec: DatasetSpec, report: IntegrityReport) -> None:
         check_brats_case(case, spec, report)
-
-    def load_transforms(self, spec: DatasetSpec) -> list[Callable]:
-        from monai.transforms import EnsureChannelFirstd
-
-        from transforms.io import LoadVolumed
-
-        keys = ["image", "label"]
-        return [
-            LoadVolumed(keys=keys, allow_missing_keys=True),
-            EnsureChannelFirstd(keys=keys, allow_missing_keys=True),
-        ]
 
     def add_check_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--modalities", nargs="+", default=list(BRATS_MODALITIES), choices=BRATS_MODALITIES)
