@@ -278,6 +278,9 @@ def _attribute(owner: Any, attr: str) -> Any:
         raise _Refused(f"{path!r} is not on the allowlist")
     if _is_data(value) or isinstance(base, (int, float, str, bytes, tuple, bool, complex)):
         return _Obj(value, path)
+    ours = (type(base).__module__ or "").split(".")[0] in OUR_PACKAGES
+    if ours and (getattr(value, "__module__", None) or "").split(".")[0] in OUR_PACKAGES:
+        return _Obj(value, path)  # a public method of one of our objects (``formats.FORMATS.open``): our own code
     raise _Refused(f"{path!r}: a method of {type(base).__name__} data is not on the allowlist")
 
 

@@ -63,7 +63,7 @@ def test_hostile_entries_are_listed(config, where, problem):
 
 @pytest.mark.parametrize("expression", ALLOWED)
 def test_allowed_entries_pass(expression):
-    config = {"imports": ["$import os", "$import math", "$import transforms"], "x": expression}
+    config = {"imports": ["$import os", "$import math", "$import transforms", "$import formats"], "x": expression}
     assert [e for e in audit_config(config) if not e.allowed] == []
 
 
