@@ -116,8 +116,8 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
     """MONAI's :class:`~monai.transforms.LoadImaged` whose read errors name the file.
 
     A file whose header is fine but whose voxel data cannot be decoded (a truncated ``.nii.gz``, a disk error)
-    passes the header checks of :func:`transforms.load_msd_datalist` and fails only here, when the volume is
-    decoded. MONAI's readers then raise errors such as ``EOFError: Compressed file ended before the
+    passes the header checks of the MSD discovery (:mod:`formats.msd.discovery`) and fails only here, when the
+    volume is decoded. MONAI's readers then raise errors such as ``EOFError: Compressed file ended before the
     end-of-stream marker was reached`` that do not say which file. This transform raises
     :class:`~data.DatasetError` starting with the file name instead (the reader's error is its
     ``__cause__``), and, like :class:`~transforms.CheckVolumed`, keeps the message in ``str()`` so that it shows
