@@ -23,33 +23,14 @@ from sharing.audit import OUR_PACKAGES
 from sharing.configs import ROOT
 from sharing.hashing import HASH_KEY, UNHASHED, bundle_files, hash_files
 from sharing.manifest import CODE_KEY
-from sharing.package import package_bundle
 from sharing.verify import verify_bundle
-
-TINY = {"target_params": 0, "features": 4}
-
-
-def _cli(name: str):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-
+from tests.sharing.tiny_bundle import cli, package_tiny_unet
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory) -> Path:
     """A packaged unet bundle (random weights of the tiny network), unpacked once for the module."""
-    from monai.bundle import ConfigParser
-
-    from sharing.configs import bundle_config_files
-
     out = tmp_path_factory.mktemp("red_team")
-    parser = ConfigParser()
-    parser.read_config([str(f) for f in bundle_config_files("bundles/unet")["inference"]])
-    parser.update(TINY)
-    torch.save(parser.get_parsed_content("network_def").state_dict(), out / "model.pt")
-    archive = package_bundle("bundles/unet", out / "dist", weights=out / "model.pt", overrides=TINY)
+    archive = package_tiny_unet(out)
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(out / "clean")
     return out / "clean" / "unet"
@@ -262,7 +243,7 @@ def _copy(clean: Path, tmp_path: Path) -> Path:
 def _assert_nothing_ran(bundle: Path, marker: Path, capsys) -> None:
     """The payload did not run in verification, and the documented inference command refuses to run."""
     assert not marker.exists(), "verification ran the payload"
-    code = _cli("run_received_bundle").main([str(bundle), "--", "--dataset_dir", str(bundle.parent)])
+    code = cli("run_received_bundle").main([str(bundle), "--", "--dataset_dir", str(bundle.parent)])
     assert code in (1, 2)
     assert "NOT RUN" in capsys.readouterr().err
     assert not marker.exists(), "the inference command ran the payload"
@@ -350,7 +331,7 @@ def test_hostile_archive_is_refused_before_writing(case, clean, tmp_path, capsys
     assert str(archive) in result.errors[0] and problem.format(m=marker) in result.errors[0], result.errors
     assert not dest.exists() or not any(dest.iterdir()), "nothing was written"
     assert not marker.exists() and not (tmp_path / "deep" / "MARKER").exists()
-    code = _cli("run_received_bundle").main([str(archive), "--extract-to", str(tmp_path / "again")])
+    code = cli("run_received_bundle").main([str(archive), "--extract-to", str(tmp_path / "again")])
     assert code == 1 and "NOT RUN" in capsys.readouterr().err
     assert not marker.exists()
 
@@ -370,7 +351,7 @@ def test_clean_copy_verifies_and_runs_on_the_receivers_code(clean, tmp_path, syn
     result = verify_bundle(bundle)
     assert result.exit_code == 0 and result.own_code, (result.errors, result.refused)
     assert result.passed[-1].endswith(str(ROOT / "networks" / "__init__.py"))
-    code = _cli("run_received_bundle").main([
+    code = cli("run_received_bundle").main([
         str(bundle), "--", "--dataset_dir", str(synthetic_msd_dir), "--max_cases", "1", "--device", "cpu"])
     assert code == 0, capsys.readouterr().err[-3000:]
     assert (bundle / "pred" / "BRATS_485_seg.nii.gz").is_file()

@@ -6,47 +6,25 @@ import base64
 import json
 import shutil
 import stat
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-import torch
 
-from sharing.configs import ROOT
 from sharing.hashing import HASH_KEY, hash_files
-from sharing.package import package_bundle
 from sharing.signing import SIGNATURE_FILE, check_signature, make_key_pair, sign_bundle
-
-TINY = {"target_params": 0, "features": 4}
-
-
-def _cli(name: str):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+from tests.sharing.tiny_bundle import cli, package_tiny_unet
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
-    from monai.bundle import ConfigParser
-
-    from sharing.configs import bundle_config_files
-
-    out = tmp_path_factory.mktemp("signing")
-    parser = ConfigParser()
-    parser.read_config([str(f) for f in bundle_config_files("bundles/unet")["inference"]])
-    parser.update(TINY)
-    torch.save(parser.get_parsed_content("network_def").state_dict(), out / "model.pt")
-    return package_bundle("bundles/unet", out / "dist", weights=out / "model.pt", overrides=TINY)
+    return package_tiny_unet(tmp_path_factory.mktemp("signing"))
 
 
 @pytest.fixture
 def keys(tmp_path) -> dict[str, Path]:
     """alice's key pair made with the CLI; her public key in a trusted folder; bob's key pair (not trusted)."""
-    assert _cli("make_signing_key").main([str(tmp_path / "keys" / "alice.key")]) == 0
+    assert cli("make_signing_key").main([str(tmp_path / "keys" / "alice.key")]) == 0
     trusted = tmp_path / "trusted"
     trusted.mkdir()
     shutil.copy(tmp_path / "keys" / "alice.pub", trusted)
@@ -57,16 +35,16 @@ def keys(tmp_path) -> dict[str, Path]:
 def test_key_pair_is_private_and_never_overwritten(keys, capsys):
     assert stat.S_IMODE(keys["alice"].stat().st_mode) == 0o600
     assert keys["alice"].with_suffix(".pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
-    assert _cli("make_signing_key").main([str(keys["alice"])]) == 1
+    assert cli("make_signing_key").main([str(keys["alice"])]) == 1
     assert f"FAIL {keys['alice']}: exists" in capsys.readouterr().err
 
 
 def test_signed_archive_verifies_against_trusted_keys(archive, keys, tmp_path, capsys):
     signed = shutil.copy(archive, tmp_path / archive.name)
-    assert _cli("sign_bundle").main([str(signed), "--key", str(keys["alice"])]) == 0
+    assert cli("sign_bundle").main([str(signed), "--key", str(keys["alice"])]) == 0
     with zipfile.ZipFile(signed) as zf:
         assert f"unet/{SIGNATURE_FILE}" in zf.namelist()
-    verify = _cli("verify_bundle")
+    verify = cli("verify_bundle")
     args = [str(signed), "--no-net-check", "--trusted-keys", str(keys["trusted"])]
     assert verify.main([*args, "--extract-to", str(tmp_path / "a")]) == 0
     assert "OK   signature: configs/metadata.json signed by trusted key" in capsys.readouterr().out
@@ -79,7 +57,7 @@ def test_signed_archive_verifies_against_trusted_keys(archive, keys, tmp_path, c
 
 
 def test_unsigned_archive_is_refused_with_trusted_keys(archive, keys, tmp_path, capsys):
-    code = _cli("verify_bundle").main([str(archive), "--no-net-check", "--trusted-keys", str(keys["trusted"]),
+    code = cli("verify_bundle").main([str(archive), "--no-net-check", "--trusted-keys", str(keys["trusted"]),
                                        "--extract-to", str(tmp_path)])  # fmt: skip
     assert code == 1
     assert f"FAIL {tmp_path / 'unet' / SIGNATURE_FILE}: missing: the bundle is not signed" in capsys.readouterr().err
