@@ -14,18 +14,19 @@ def _per_case_dice(folder: Path) -> dict[str, float]:
     return {Path(r[0]).name: float(r[2]) for r in rows[1:]}
 
 
-STORE = ["--data", "%bundles/common/configs/msd_task01_2d_store.yaml#data"]
+STORE = ("bundles/unet/configs/slice_store.yaml",)
 
 
 def test_train_and_evaluate_on_the_store(synthetic_msd_dir, tmp_path):
     common = ["--dataset_dir", str(synthetic_msd_dir), "--ckpt_dir", str(tmp_path / "models"), *TINY]
-    store = [*STORE, "--store_dir", str(tmp_path / "store")]
-    proc = run_bundle("train.yaml", *common, *store, "--epochs", "1", "--output_dir", str(tmp_path / "train"))
+    store = ["--store_dir", str(tmp_path / "store")]
+    proc = run_bundle("train.yaml", *common, *store, "--epochs", "1", "--output_dir", str(tmp_path / "train"),
+                      extra_files=STORE)
     assert "Writing slice store" in proc.stderr + proc.stdout
     assert sorted(p.name for p in (tmp_path / "store").glob("*.json")) == [f"BRATS_00{i}.json" for i in range(1, 7)]
     assert (tmp_path / "models" / "model.pt").is_file() and (tmp_path / "models" / "checkpoint_epoch=1.pt").is_file()
 
-    run_bundle("evaluate.yaml", *common, *store, "--output_dir", str(tmp_path / "eval_store"))
+    run_bundle("evaluate.yaml", *common, *store, "--output_dir", str(tmp_path / "eval_store"), extra_files=STORE)
     run_bundle("evaluate.yaml", *common, "--output_dir", str(tmp_path / "eval_cached"))
     on_store = _per_case_dice(tmp_path / "eval_store")
     cached = _per_case_dice(tmp_path / "eval_cached")

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+import catalog
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "bundles" / "unet" / "configs"
 # tiny but complete, every user key passed the way a user would. `--target_params 0` switches the 8.5 M parameter
@@ -26,12 +28,15 @@ TINY = [
 SUMMARY_ROWS = ("mean", "median", "max", "min", "90percentile", "std", "notnans")
 
 
-def bundle_cmd(config: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "monai.bundle", "run", "--config_file", f"bundles/unet/configs/{config}", *args]
+def bundle_cmd(config: str, *args: str, extra_files: tuple[str, ...] = ()) -> list[str]:
+    """The user's command for workflow ``config`` (``train.yaml``, ``evaluate.yaml``, ...) of bundles/unet: its config
+    list (catalog: train.yaml, then the workflow's override file) plus ``extra_files``."""
+    files = [*catalog.config_files("unet", config.removesuffix(".yaml")), *extra_files]
+    return [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(files), *args]
 
 
-def run_bundle(config: str, *args: str) -> subprocess.CompletedProcess:
-    cmd = bundle_cmd(config, *args)
+def run_bundle(config: str, *args: str, extra_files: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    cmd = bundle_cmd(config, *args, extra_files=extra_files)
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc

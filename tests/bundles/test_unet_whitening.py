@@ -10,6 +10,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+import catalog
 from transforms.whitening import ZCAWhitening
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +21,8 @@ TINY = [
 
 
 def run_bundle(config: str, *args: str) -> str:
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", f"bundles/unet/configs/{config}", *args, *TINY]
+    files = catalog.config_files("unet", config.removesuffix(".yaml"))
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(files), *args, *TINY]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc.stdout + proc.stderr
