@@ -29,17 +29,14 @@ class MatrixError(ValueError):
 
 
 def config_files(bundle: str, config: str, root: str | os.PathLike = ".") -> list[str]:
-    """The bundle's config list as a user passes it: ``bundles/unet/configs/<config>.yaml`` plus the variant's
-    ``configs/variant.yaml`` (paths relative to the repository root)."""
-    files = [f"bundles/unet/configs/{config}.yaml"]
-    if bundle != "unet":
-        variant = f"bundles/{bundle}/configs/variant.yaml"
-        if not (Path(root) / variant).is_file():
-            raise MatrixError(
-                f"{Path(root) / variant}: not found; a compared bundle is unet or has configs/variant.yaml."
-            )
-        files.append(variant)
-    return files
+    """The bundle's config list of workflow ``config`` as a user passes it (``catalog.config_files``; paths relative
+    to the repository root)."""
+    import catalog
+
+    try:
+        return catalog.config_files(bundle, config, root=Path(root).absolute())
+    except catalog.BundleError as err:
+        raise MatrixError(str(err)) from None
 
 
 @dataclass(frozen=True)

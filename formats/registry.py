@@ -102,8 +102,8 @@ class DataFormat:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    #: (bundle training config, data block) that builds this format's preprocessed slice store, for
-    #: ``scripts/build_slice_store.py``; None when the format has no store fragment.
+    #: (bundle training config, its slice-store override file) that build this format's preprocessed slice store,
+    #: for ``scripts/build_slice_store.py``; None when the format has no store.
     slice_store: ClassVar[tuple[str, str] | None] = None
 
     def detect(self, root: Path) -> bool:

@@ -4,23 +4,22 @@ Each case is loaded, checked and pre-processed once by the bundle's volume trans
 of its non-zero voxels and written as float16 / uint8 ``.npy`` files with its geometry (see
 ``data/slice_store.py``). Cases already stored from unchanged source files are skipped.
 
-``--format msd`` (default): MSD Task01 (``bundles/unet``, ``msd_task01_2d_store.yaml``): every case of the
-``training`` section, through the volume transforms of ``msd_task01_2d.yaml`` without the in-plane crop.
-``--format brats2020``: BraTS2020 (``bundles/brats_unet``, ``brats_2d_store.yaml``): the training and validation cases
-of the split, through all volume transforms of ``brats_2d.yaml`` (resized to ``image_size``).
+``--format msd`` (default): MSD Task01 (``bundles/unet``, its ``configs/slice_store.yaml``): every case of the
+``training`` section, through the volume transforms of its ``train.yaml`` without the in-plane crop.
+``--format brats2020``: BraTS2020 (``bundles/brats_unet``, its ``configs/slice_store.yaml``): the training and
+validation cases of the split, through all volume transforms of its ``train.yaml`` (resized to ``image_size``).
 The formats with a store are those whose plug-in names one (``DataFormat.slice_store``). Any other ``--key value`` overrides that key of the bundle config, as ``python -m monai.bundle run`` does (e.g.
 ``--image_size "[160, 160]"`` or ``--modalities "['flair', 't2']"`` for BraTS); use the same values for training.
 
 Example:
     python scripts/build_slice_store.py --dataset_dir /data/Task01_BrainTumour --store_dir /data/Task01_store
-    python -m monai.bundle run --config_file bundles/unet/configs/train.yaml --dataset_dir /data/Task01_BrainTumour \\
-        --data "%bundles/common/configs/msd_task01_2d_store.yaml#data" --store_dir /data/Task01_store
+    python -m monai.bundle run --dataset_dir /data/Task01_BrainTumour --store_dir /data/Task01_store \\
+        --config_file "['bundles/unet/configs/train.yaml','bundles/unet/configs/slice_store.yaml']"
 
     python scripts/build_slice_store.py --format brats2020 --dataset_dir /data/MICCAI_BraTS2020_TrainingData \\
         --store_dir /data/BraTS_store
-    python -m monai.bundle run --config_file bundles/brats_unet/configs/train.yaml \\
-        --dataset_dir /data/MICCAI_BraTS2020_TrainingData \\
-        --data "%bundles/common/configs/brats_2d_store.yaml#data" --store_dir /data/BraTS_store
+    python -m monai.bundle run --dataset_dir /data/MICCAI_BraTS2020_TrainingData --store_dir /data/BraTS_store \\
+        --config_file "['bundles/brats_unet/configs/train.yaml','bundles/brats_unet/configs/slice_store.yaml']"
 """
 
 from __future__ import annotations
@@ -67,13 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config_file", default=None, help="bundle training config (default: that of --format)")
     ap.add_argument("--overwrite", action="store_true", help="write every case again")
     args, extra = ap.parse_known_args(argv)
-    config_file, store_data = FORMATS.get(args.format).slice_store
+    config_file, store_file = FORMATS.get(args.format).slice_store
 
     parser = ConfigParser()
-    parser.read_config(args.config_file or str(ROOT / config_file))
+    parser.read_config([args.config_file or str(ROOT / config_file), str(ROOT / store_file)])
     parser.update(_overrides(extra))
-    parser.update({"dataset_dir": args.dataset_dir, "store_dir": args.store_dir, "data": store_data})
-    parser.resolve_macro_and_relative_ids()
+    parser.update({"dataset_dir": args.dataset_dir, "store_dir": args.store_dir})
     if args.overwrite:
         parser["data"]["store"]["overwrite"] = True
     t = time.perf_counter()

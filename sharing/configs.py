@@ -1,8 +1,10 @@
 """Which config files make up a bundle's workflows, and one self-contained config per workflow.
 
 In the repository a bundle's configs take shared YAML by macros relative to the repository root
-(``"%bundles/common/configs/train_2d.yaml#train"``), and a variant bundle is an override file on top of another
-bundle's configs (``['bundles/unet/configs/train.yaml', 'bundles/nas_unet/configs/variant.yaml']``). A packaged
+(``"%bundles/common/configs/train_2d.yaml#train"``), evaluate / inference are override files of train.yaml, and a
+variant bundle is an override file on top of another bundle's configs
+(``['bundles/unet/configs/train.yaml', 'bundles/nas_unet/configs/variant.yaml', 'bundles/unet/configs/evaluate.yaml']``;
+``catalog.bundles`` describes every bundle). A packaged
 bundle must run outside the repository with MONAI's usual one-file command from its own folder, so each workflow
 is merged and its macros are resolved here exactly as MONAI resolves them (``ConfigParser`` merges the file list
 and replaces each macro by a deep copy of its target), repeated until none is left.
@@ -20,45 +22,37 @@ __all__ = ["WORKFLOWS", "ROOT", "bundle_config_files", "flatten_config", "find_m
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ("train", "evaluate", "inference")
-# override files named `variant.yaml` override the unet bundle's configs (README: "The seed-000 variants")
-DEFAULT_BASES = {"variant.yaml": "bundles/unet"}
-_KNOWN = {f"{w}.yaml" for w in WORKFLOWS} | {"metadata.json", "multi_gpu_train.yaml", "logging.conf"}
 _MAX_PASSES = 10
 
 
 def bundle_config_files(
     bundle_dir: str | Path, base: str | Path | None = None, root: str | Path = ROOT
 ) -> dict[str, list[Path]]:
-    """Config file list per workflow (``train``, ``evaluate``, ``inference``) of a repository bundle.
+    """Config file list per workflow (``train``, ``evaluate``, ``inference``) of a repository bundle, as
+    ``catalog.bundle`` describes it: ``train.yaml`` of the base bundle, the bundle's override files, then the
+    workflow's own override file of ``train.yaml``.
 
-    A bundle with its own ``configs/<workflow>.yaml`` uses it. A bundle without (an override bundle) applies its
-    override files (every other ``*.yaml`` in ``configs/``) on top of ``base``'s workflow configs; ``base``
-    defaults to ``bundles/unet`` for ``variant.yaml`` and must be given otherwise.
+    Args:
+        bundle_dir: ``bundles/<name>`` (relative to ``root``, or absolute).
+        base: the bundle an override bundle overrides; its override files name it (``base_bundle``), so this is
+            only checked against them.
+        root: repository root.
 
     Raises:
-        FileNotFoundError: naming the folder when it has no configs, or the base.
+        FileNotFoundError: naming the folder when it has no configs.
+        ValueError: ``base`` differs from the one the override files name, or the bundle is not well formed.
     """
+    import catalog
+
     root = Path(root)
     bundle_dir = Path(bundle_dir) if Path(bundle_dir).is_absolute() else root / bundle_dir
     configs = bundle_dir / "configs"
     if not configs.is_dir():
         raise FileNotFoundError(f"{configs}: no configs folder (not a bundle)")
-    own = {w: [configs / f"{w}.yaml"] for w in WORKFLOWS if (configs / f"{w}.yaml").is_file()}
-    if own:
-        return own
-    overrides = sorted(p for p in configs.glob("*.yaml") if p.name not in _KNOWN)
-    if not overrides:
-        raise FileNotFoundError(f"{configs}: neither workflow configs ({', '.join(sorted(_KNOWN))}) nor override files")
-    if base is None:
-        bases = {DEFAULT_BASES[p.name] for p in overrides if p.name in DEFAULT_BASES}
-        if len(bases) != 1:
-            raise ValueError(
-                f"{configs}: override files {[p.name for p in overrides]} need the bundle they override: pass base= "
-                "(--base bundles/<name>)"
-            )
-        base = bases.pop()
-    base_lists = bundle_config_files(base, root=root)
-    return {w: [*files, *overrides] for w, files in base_lists.items()}
+    spec = catalog.bundle(bundle_dir.name, root=bundle_dir.parents[1])
+    if base is not None and Path(base).name != spec.base:
+        raise ValueError(f"{configs}: its override files name base bundle {spec.base!r}, not {Path(base).name!r}")
+    return {w: [bundle_dir.parents[1] / f for f in spec.config_files(w)] for w in WORKFLOWS if w in spec.workflows}
 
 
 def find_macros(config: Any, where: str = "") -> list[tuple[str, str]]:

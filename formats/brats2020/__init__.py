@@ -29,7 +29,7 @@ class Brats2020Format(DataFormat):
 
     name = "brats2020"
     description = "BraTS2020 folder of BraTS20_Training_NNN/ case folders (flair, t1, t1ce, t2, seg volumes)"
-    slice_store = ("bundles/brats_unet/configs/train.yaml", "%bundles/common/configs/brats_2d_store.yaml#data")
+    slice_store = ("bundles/brats_unet/configs/train.yaml", "bundles/brats_unet/configs/slice_store.yaml")
 
     def detect(self, root: Path) -> bool:
         return any(

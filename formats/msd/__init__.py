@@ -29,7 +29,7 @@ class MsdFormat(DataFormat):
 
     name = "msd"
     description = "MSD task folder: dataset.json, imagesTr/, labelsTr/, imagesTs/"
-    slice_store = ("bundles/unet/configs/train.yaml", "%bundles/common/configs/msd_task01_2d_store.yaml#data")
+    slice_store = ("bundles/unet/configs/train.yaml", "bundles/unet/configs/slice_store.yaml")
 
     def detect(self, root: Path) -> bool:
         """dataset.json beside imagesTr/, and not nnU-Net v2's (whose dataset.json has ``channel_names`` and

@@ -18,6 +18,7 @@ from monai.bundle import ConfigParser, verify_net_in_out
 from data.splits import split_by_group
 from formats import FORMATS
 from formats.brats2020.synthetic import generate_brats2020
+import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = "bundles/brats_unet/configs"
@@ -31,9 +32,10 @@ PER_CASE_HEADER = (
 )  # fmt: skip
 
 
-def _run(config: str, root: Path, dataset: Path, *extra: str) -> subprocess.CompletedProcess:
+def _run(config: str, root: Path, dataset: Path, *extra: str, extra_files: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    files = [*catalog.config_files("brats_unet", config), *extra_files]
     cmd = [
-        sys.executable, "-m", "monai.bundle", "run", "--config_file", f"{CONFIGS}/{config}.yaml",
+        sys.executable, "-m", "monai.bundle", "run", "--config_file", str(files),
         "--dataset_dir", str(dataset), "--bundle_root", str(root), *TINY, *extra,
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)

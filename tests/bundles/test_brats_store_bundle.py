@@ -1,4 +1,4 @@
-"""Integration: bundles/brats_unet trains on the slice store (brats_2d_store.yaml#data, written on first use) through
+"""Integration: bundles/brats_unet trains on the slice store (configs/slice_store.yaml, written on first use) through
 the stock MONAI CLI, alone and on 2 gloo processes (multi_gpu_train.yaml; rank 0 writes the store; bundles/unet on
 the MSD store too), and evaluate.yaml runs on its checkpoint; both store YAMLs give their loaders a DistributedSampler
 under a process group."""
@@ -21,7 +21,7 @@ from data.splits import split_by_group
 from formats import FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]
-STORE = ["--data", "%bundles/common/configs/brats_2d_store.yaml#data"]
+STORE = ("bundles/brats_unet/configs/slice_store.yaml",)
 # 6 synthetic 32 x 32 x 12 cases, all 12 slices kept, split 2 / 2 / 2 (as in test_multi_gpu.py)
 TINY_SPLIT = ["--slice_start", "0", "--slice_stop", "12", "--split_fractions", "[2, 2, 2]"]
 
@@ -37,8 +37,8 @@ def _cases(data: Path, part: int) -> list[str]:
 
 def test_train_on_the_store_then_evaluate_and_infer_with_its_checkpoint(tmp_path):
     data, _ = _brats_data(tmp_path / "data")
-    store = [*STORE, "--store_dir", str(tmp_path / "store")]
-    proc = _run("train", tmp_path / "root", data, *TINY_SPLIT, *store, "--epochs", "1")
+    store = ["--store_dir", str(tmp_path / "store")]
+    proc = _run("train", tmp_path / "root", data, *TINY_SPLIT, *store, "--epochs", "1", extra_files=STORE)
     assert "Writing slice store" in proc.stderr + proc.stdout
     stored = sorted(p.stem for p in (tmp_path / "store").glob("*.json"))
     assert stored == sorted(_cases(data, 0) + _cases(data, 1)), "training and validation cases, not test cases"
@@ -47,14 +47,14 @@ def test_train_on_the_store_then_evaluate_and_infer_with_its_checkpoint(tmp_path
     assert (tmp_path / "root" / "runs" / "pictures" / "validation_epoch001.png").is_file()
     # evaluation with the same overrides: the test cases through the in-memory pipeline, the trained checkpoint
     out = tmp_path / "eval"
-    _run("evaluate", tmp_path / "root", data, *TINY_SPLIT, *store, "--output_dir", str(out))
+    _run("evaluate", tmp_path / "root", data, *TINY_SPLIT, *store, "--output_dir", str(out), extra_files=STORE)
     with open(out / "per_case.csv", newline="") as f:
         rows = list(csv.reader(f))
     assert [r[0] for r in rows[1:]] == _cases(data, 2)
     assert all(0.0 <= float(v) <= 1.0 for r in rows[1:] for name, v in zip(rows[0], r) if name.startswith("dice"))
     # inference with the same overrides too (the test cases, not stored)
     pred = tmp_path / "pred"
-    _run("inference", tmp_path / "root", data, *TINY_SPLIT, *store, "--output_dir", str(pred))
+    _run("inference", tmp_path / "root", data, *TINY_SPLIT, *store, "--output_dir", str(pred), extra_files=STORE)
     assert sorted(p.name for p in pred.glob("*.nii.gz")) == sorted(f"{c}.nii.gz" for c in _cases(data, 2))
     assert sorted(p.stem for p in (tmp_path / "store").glob("*.json")) == stored, "nothing more stored"
 
@@ -63,12 +63,13 @@ def test_train_on_the_store_then_evaluate_and_infer_with_its_checkpoint(tmp_path
 def test_two_processes_train_on_the_store_written_by_rank_0(bundle, synthetic_msd_dir, tmp_path):
     if bundle == "brats_unet":
         data, tiny = _brats_data(tmp_path / "data")
-        store, stored = ["--data", "%bundles/common/configs/brats_2d_store.yaml#data"], 4
+        stored = 4
     else:
         data, tiny = synthetic_msd_dir, MSD_TINY
-        store, stored = ["--data", "%bundles/common/configs/msd_task01_2d_store.yaml#data"], 6
-    args = ["--dataset_dir", str(data), *tiny, *store, "--store_dir", str(tmp_path / "store")]
-    logs = run_two_ranks(multi_gpu_files(bundle), tmp_path, args, SAVE_WEIGHTS.format(out=tmp_path))
+        stored = 6
+    args = ["--dataset_dir", str(data), *tiny, "--store_dir", str(tmp_path / "store")]
+    files = [*multi_gpu_files(bundle), f"bundles/{bundle}/configs/slice_store.yaml"]
+    logs = run_two_ranks(files, tmp_path, args, SAVE_WEIGHTS.format(out=tmp_path))
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["checkpoint_epoch=1.pt", "model.pt"]
     w0, w1 = (torch.load(tmp_path / f"rank{r}.pt", map_location="cpu", weights_only=True) for r in (0, 1))
     assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)
@@ -86,23 +87,20 @@ def process_group(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "config_file, data_block, overrides",
+    "bundle, overrides",
     [
-        ("bundles/unet/configs/train.yaml", "msd_task01_2d_store.yaml#data", {"val_fraction": 0.34}),
-        ("bundles/unet/configs/train.yaml", "msd_task01_2d_store.yaml#data_per_slice", {"val_fraction": 0.34}),
-        ("bundles/brats_unet/configs/train.yaml", "brats_2d_store.yaml#data",
-         {"image_size": [32, 32], "slice_start": 0, "slice_stop": 12, "split_fractions": [2, 2, 2]}),
+        ("unet", {"val_fraction": 0.34}),
+        ("unet", {"val_fraction": 0.34, "store_batch_augmentation": False}),
+        ("brats_unet", {"image_size": [32, 32], "slice_start": 0, "slice_stop": 12, "split_fractions": [2, 2, 2]}),
     ],
 )  # fmt: skip
 def test_store_loaders_take_a_distributed_sampler_under_a_process_group(
-    config_file, data_block, overrides, synthetic_msd_dir, tmp_path, process_group
+    bundle, overrides, synthetic_msd_dir, tmp_path, process_group
 ):
-    dataset = synthetic_msd_dir if "msd" in data_block else _brats_data(tmp_path / "data")[0]
+    dataset = synthetic_msd_dir if bundle == "unet" else _brats_data(tmp_path / "data")[0]
     parser = ConfigParser()
-    parser.read_config(str(ROOT / config_file))
+    parser.read_config([str(ROOT / f"bundles/{bundle}/configs/{name}.yaml") for name in ("train", "slice_store")])
     parser.update({"dataset_dir": str(dataset), "store_dir": str(tmp_path / "store"), **overrides})
-    parser["data"] = f"%bundles/common/configs/{data_block}"
-    parser.resolve_macro_and_relative_ids()
     train_loader = parser.get_parsed_content("data#train_loader")
     val_loader = parser.get_parsed_content("data#val_loader")
     assert isinstance(train_loader.sampler, DistributedSampler) and isinstance(val_loader.sampler, DistributedSampler)

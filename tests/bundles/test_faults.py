@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import torch
+import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 # 5 training cases x 12 slices at batch 16: 4 iterations per epoch; width 4, no parameter budget
@@ -27,7 +28,7 @@ LOSS_LINE = re.compile(r"Epoch: (\d+)/(\d+), Iter: (\d+)/(\d+) -- train_loss: (\
 
 
 def train_cmd(*args: str, config: str = "train.yaml") -> list[str]:
-    config_file = f"bundles/unet/configs/{config}"
+    config_file = str(catalog.config_files("unet", config.removesuffix(".yaml")))
     return [sys.executable, "-m", "monai.bundle", "run", "--config_file", config_file, *TINY, *args]
 
 

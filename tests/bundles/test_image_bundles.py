@@ -19,6 +19,7 @@ from PIL import Image
 from networks import count_parameters
 from formats.figshare.synthetic import generate_figshare
 from formats.png_pairs.synthetic import generate_png_pairs
+import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVER = "bundles/liver_improved_skip_unet/configs"
@@ -35,11 +36,8 @@ BUNDLES = list(TINY_NET)
 
 
 def config_files(bundle: str, config: str = "train") -> list[str]:
-    """The bundle's config list as a user passes it (liver_fcn8s overrides the liver bundle's configs)."""
-    if bundle == "figshare_unetplusplus":
-        return [f"{FIGSHARE}/{config}.yaml"]
-    files = [f"{LIVER}/{config}.yaml"]
-    return files + [FCN] if bundle == "liver_fcn8s" else files
+    """The bundle's config list as a user passes it (catalog; liver_fcn8s overrides the liver bundle's configs)."""
+    return catalog.config_files(bundle, config)
 
 
 def _cli_overrides(values: dict) -> list[str]:

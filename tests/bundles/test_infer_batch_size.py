@@ -6,14 +6,12 @@ from __future__ import annotations
 import pytest
 from monai.bundle import ConfigParser
 
-CONFIGS = [
-    f"bundles/{bundle}/configs/{name}.yaml"
-    for bundle in ("unet", "brats_unet")
-    for name in ("train", "evaluate", "inference")
-]
+import catalog
+
+CONFIGS = [catalog.config_files(bundle, name) for bundle in ("unet", "brats_unet") for name in ("train", "evaluate", "inference")]
 
 
-def _inferer(config: str, **overrides):
+def _inferer(config: list[str], **overrides):
     parser = ConfigParser()
     parser.read_config(config)
     parser.update(overrides)
@@ -21,7 +19,7 @@ def _inferer(config: str, **overrides):
     return parser.get_parsed_content("validate#slice_inferer"), parser.get_parsed_content("batch_size")
 
 
-@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda files: files[-1])
 def test_cpu_calls_the_network_on_8_slices_gpu_on_a_training_batch(config):
     cpu, _ = _inferer(config, device="cpu")
     assert cpu.sw_batch_size == 8
@@ -29,7 +27,7 @@ def test_cpu_calls_the_network_on_8_slices_gpu_on_a_training_batch(config):
     assert cuda.sw_batch_size == batch_size != 8
 
 
-@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[3]])
+@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[3]], ids=lambda files: files[-1])
 def test_command_line_override(config):
     inferer, _ = _inferer(config, device="cpu", infer_batch_size=3)
     assert inferer.sw_batch_size == 3

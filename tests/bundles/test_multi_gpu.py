@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
+import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINABLE = ["unet", "brats_unet", "isbi_unet", "liver_improved_skip_unet", "figshare_unetplusplus"]
@@ -23,12 +24,8 @@ TINY = [
 
 
 def multi_gpu_files(bundle: str, variant: str | None = None) -> list[str]:
-    """The config list of a multi-process run, as the bundles' multi_gpu_train.yaml documents it."""
-    base = "unet" if variant is not None and bundle == "unet" else bundle
-    files = [f"bundles/{base}/configs/train.yaml"]
-    if variant is not None:
-        files.append(f"bundles/{variant}/configs/variant.yaml")
-    return [*files, f"bundles/{base}/configs/multi_gpu_train.yaml"]
+    """The config list of a multi-process run, as the bundles' multi_gpu_train.yaml documents it (catalog)."""
+    return catalog.config_files(variant or bundle, "multi_gpu_train")
 
 
 @pytest.mark.parametrize("bundle", TRAINABLE)
@@ -120,7 +117,7 @@ def test_validation_is_sharded_and_its_metrics_cover_all_cases(ddp_run, syntheti
     assert ranks[0]["metrics"] == ranks[1]["metrics"]
     monkeypatch.chdir(ROOT)
     workflow = ConfigWorkflow(  # what `python -m monai.bundle run` does, in this process
-        config_file="bundles/unet/configs/evaluate.yaml", workflow_type="infer", dataset_dir=str(synthetic_msd_dir),
+        config_file=catalog.config_files("unet", "evaluate"), workflow_type="infer", dataset_dir=str(synthetic_msd_dir),
         ckpt_dir=str(out / "models"), output_dir=str(out / "eval"), device="cpu", roi_size=[32, 32], target_params=0,
         features=4, batch_size=8, seed=0, val_fraction=0.34,
     )  # fmt: skip

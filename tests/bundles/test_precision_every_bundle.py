@@ -13,6 +13,7 @@ from monai.bundle import ConfigParser
 from engines import MixedPrecisionEvaluator
 from formats import FORMATS
 from inferers import AdaptiveSliceInferer, AutocastInferer
+import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 UNET_VARIANTS = ["attention_unet", "efficient_unet", "nas_reduction_unet", "nas_unet", "residual_unet", "unetplusplus"]
@@ -40,13 +41,8 @@ WORKFLOWS = {"train": "validate#evaluator", "evaluate": "evaluate#evaluator", "i
 
 
 def config_files(bundle: str, workflow: str) -> list[str]:
-    """The bundle's config list for one workflow, as a user passes it."""
-    if bundle == "unet" or bundle in UNET_VARIANTS:
-        files = [f"bundles/unet/configs/{workflow}.yaml"]
-        return files + ([f"bundles/{bundle}/configs/variant.yaml"] if bundle != "unet" else [])
-    if bundle == "liver_fcn8s":
-        return [f"bundles/liver_improved_skip_unet/configs/{workflow}.yaml", "bundles/liver_fcn8s/configs/fcn8s.yaml"]
-    return [f"bundles/{bundle}/configs/{workflow}.yaml"]
+    """The bundle's config list for one workflow, as a user passes it (catalog)."""
+    return catalog.config_files(bundle, workflow)
 
 
 @pytest.fixture(scope="module")

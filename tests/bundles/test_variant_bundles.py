@@ -12,6 +12,7 @@ import torch
 from monai.bundle import ConfigParser, verify_net_in_out
 
 from networks import count_parameters
+import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = sorted(p.parent.parent.name for p in ROOT.glob("bundles/*/configs/variant.yaml"))
@@ -26,11 +27,8 @@ def _repo_root_cwd(monkeypatch):
 
 
 def config_files(bundle: str, config: str = "train") -> list[str]:
-    """The bundle's config list as a user passes it (variants override the unet bundle's configs)."""
-    files = [f"bundles/unet/configs/{config}.yaml"]
-    if bundle != "unet":
-        files.append(f"bundles/{bundle}/configs/variant.yaml")
-    return files
+    """The bundle's config list as a user passes it (catalog; variants override the unet bundle's configs)."""
+    return catalog.config_files(bundle, config)
 
 
 def test_the_variants_exist():

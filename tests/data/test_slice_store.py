@@ -19,16 +19,13 @@ from data.slice_store import SliceStore, StoreSliceDataset, StoreVolumeDataset, 
 from data.slice_store import FLOAT16_RELATIVE_ERROR, centre_window, nonzero_box
 
 ROOT = Path(__file__).resolve().parents[2]
-STORE_DATA = "%bundles/common/configs/msd_task01_2d_store.yaml#data"
+STORE_FILE = ROOT / "bundles/unet/configs/slice_store.yaml"
 
 
 def _parser(dataset_dir, store_dir, roi, store: bool) -> ConfigParser:
     parser = ConfigParser()
-    parser.read_config(str(ROOT / "bundles/unet/configs/train.yaml"))
+    parser.read_config([str(ROOT / "bundles/unet/configs/train.yaml"), *([str(STORE_FILE)] if store else [])])
     parser.update({"dataset_dir": str(dataset_dir), "roi_size": roi, "val_fraction": 0.34, "store_dir": str(store_dir)})
-    if store:
-        parser["data"] = STORE_DATA
-        parser.resolve_macro_and_relative_ids()
     return parser
 
 

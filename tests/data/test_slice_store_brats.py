@@ -1,5 +1,5 @@
-"""The slice store serves bundles/brats_unet: brats_2d_store.yaml#data gives the slices and validation volumes of
-brats_2d.yaml#data within float16 rounding, a BraTS case (one file per modality) is written again when any of its
+"""The slice store serves bundles/brats_unet: configs/slice_store.yaml gives the slices and validation volumes of
+train.yaml's data block within float16 rounding, a BraTS case (one file per modality) is written again when any of its
 files changes, and scripts/build_slice_store.py --format brats2020 builds the store training opens."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from data.slice_store import FLOAT16_RELATIVE_ERROR, _stat
 from formats.brats2020.synthetic import generate_brats2020
 
 ROOT = Path(__file__).resolve().parents[2]
-STORE_DATA = "%bundles/common/configs/brats_2d_store.yaml#data"
+STORE_FILE = ROOT / "bundles/brats_unet/configs/slice_store.yaml"
 # 40 x 40 in-plane resized to 32 x 32 (area), slices [2, 12) of 14 kept; 6 cases split 2 / 2 / 2
 SIZE = (40, 40, 14)
 TINY = {"image_size": [32, 32], "slice_start": 2, "slice_stop": 12, "split_fractions": [2, 2, 2], "seed": 0}
@@ -38,11 +38,8 @@ def brats(tmp_path_factory) -> Path:
 
 def _parser(dataset_dir: Path, store_dir: Path, store: bool) -> ConfigParser:
     parser = ConfigParser()
-    parser.read_config(str(ROOT / "bundles/brats_unet/configs/train.yaml"))
+    parser.read_config([str(ROOT / "bundles/brats_unet/configs/train.yaml"), *([str(STORE_FILE)] if store else [])])
     parser.update({"dataset_dir": str(dataset_dir), "store_dir": str(store_dir), **TINY})
-    if store:
-        parser["data"] = STORE_DATA
-        parser.resolve_macro_and_relative_ids()
     return parser
 
 

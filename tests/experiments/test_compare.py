@@ -123,8 +123,8 @@ def test_make_pictures_of_any_bundle_run(comparison, tmp_path):
     from scripts.make_pictures import main as make_pictures
 
     exp, _ = comparison
-    run = next(r for r in _runs(exp) if r.name.startswith("unet-"))  # plain unet: its evaluate.yaml alone
-    files = ["bundles/unet/configs/evaluate.yaml", str(run / "evaluate.yaml")]
+    run = next(r for r in _runs(exp) if r.name.startswith("unet-"))  # plain unet: train.yaml + its evaluate.yaml
+    files = ["bundles/unet/configs/train.yaml", "bundles/unet/configs/evaluate.yaml", str(run / "evaluate.yaml")]
     out = tmp_path / "pictures"
     cwd = os.getcwd()
     try:

@@ -71,10 +71,9 @@ def test_shipped_matrices_load(name):
 def test_overrides_keep_the_bundle_blocks_and_replace_only_the_given_keys():
     files = ["bundles/unet/configs/train.yaml", "bundles/attention_unet/configs/variant.yaml"]
     data = data_override(files, ROOT, train_files=[{"image": "a"}], val_files=[])
-    assert data["train_files"] == [{"image": "a"}] and data["val_files"] == []
-    assert data["train_loader"] == "%bundles/common/configs/msd_task01_2d.yaml#data#train_loader"
-    with pytest.raises(MatrixError, match=r"has no \['test_files'\]"):
-        data_override(files, ROOT, test_files=[])
+    assert data == {"data#train_files": [{"image": "a"}], "data#val_files": []}  # nested keys: the rest is kept
+    with pytest.raises(MatrixError, match=r"has no \[.eval_files.\]"):
+        data_override(files, ROOT, eval_files=[])
 
 
 def _result(bundle, loss, seed, iou, seconds):

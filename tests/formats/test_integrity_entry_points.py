@@ -125,17 +125,17 @@ def test_every_bundle_data_fragment_declares_its_check(msd, tmp_path, capsys, mo
         assert check.data_format == data_format
         parser.get_parsed_content("check")
         assert f"dataset check ({data_format}) of {root}: 0 error(s)" in capsys.readouterr().out
-    # the BraTS and ISBI shared fragments declare theirs too
+    # the BraTS and ISBI bundles declare theirs too
     brats = generate_brats2020(tmp_path / "brats", 2, (16, 16, 8))
     isbi = generate_isbi2012(tmp_path / "isbi", num_pages=3, size=32, with_test=False)
     for fragment, root, data_format in [
-        ("bundles/common/configs/brats_2d.yaml", brats, "brats2020"),
-        ("bundles/common/configs/isbi2012_2d.yaml", isbi, "isbi2012"),
+        ("bundles/brats_unet/configs/train.yaml", brats, "brats2020"),
+        ("bundles/isbi_unet/configs/train.yaml", isbi, "isbi2012"),
     ]:
         parser = ConfigParser()
         parser.read_config(ROOT / fragment)
         parser["dataset_dir"] = str(root)
-        parser["num_pages"] = 0  # the ISBI fragment expects the real 30 pages by default
+        parser["num_pages"] = 0  # the ISBI bundle expects the real 30 pages by default
         report = parser.get_parsed_content("data#integrity_check")()
         assert report.data_format == data_format and report.ok and report.num_cases > 0
     # check_then_run: the bundle's `run` only after a passed check

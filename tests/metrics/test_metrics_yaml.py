@@ -91,7 +91,7 @@ def test_wiring_into_the_unet_evaluation(tmp_path, synthetic_msd_dir, monkeypatc
     """The lines proposed for evaluate_2d.yaml, applied here with parser updates, on the synthetic data set."""
     monkeypatch.chdir(ROOT)
     parser = ConfigParser()
-    parser.read_config("bundles/unet/configs/evaluate.yaml")
+    parser.read_config(["bundles/unet/configs/train.yaml", "bundles/unet/configs/evaluate.yaml"])
     parser.update({
         "dataset_dir": str(synthetic_msd_dir), "ckpt_dir": str(tmp_path / "models"), "output_dir": str(tmp_path / "eval"),
         "target_params": 0, "features": 4, "roi_size": [32, 32], "device": "$torch.device('cpu')",

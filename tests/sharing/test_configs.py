@@ -8,17 +8,20 @@ from sharing.configs import ROOT, bundle_config_files, find_macros, flatten_conf
 
 
 def test_own_configs_and_variant_overrides():
-    assert bundle_config_files("bundles/unet")["inference"] == [ROOT / "bundles/unet/configs/inference.yaml"]
+    unet = ROOT / "bundles/unet/configs"
+    assert bundle_config_files("bundles/unet")["inference"] == [unet / "train.yaml", unet / "inference.yaml"]
     lists = bundle_config_files("bundles/nas_unet")
     assert set(lists) == {"train", "evaluate", "inference"}
-    assert lists["train"] == [ROOT / "bundles/unet/configs/train.yaml", ROOT / "bundles/nas_unet/configs/variant.yaml"]
+    assert lists["train"] == [unet / "train.yaml", ROOT / "bundles/nas_unet/configs/variant.yaml"]
+    assert lists["evaluate"] == [unet / "train.yaml", ROOT / "bundles/nas_unet/configs/variant.yaml", unet / "evaluate.yaml"]
 
 
-def test_override_bundle_without_known_base_needs_one():
-    with pytest.raises(ValueError, match="liver_fcn8s/configs.*fcn8s.yaml.*--base"):
-        bundle_config_files("bundles/liver_fcn8s")
-    lists = bundle_config_files("bundles/liver_fcn8s", base="bundles/liver_improved_skip_unet")
-    assert lists["inference"][-1] == ROOT / "bundles/liver_fcn8s/configs/fcn8s.yaml"
+def test_override_bundle_names_its_base():
+    lists = bundle_config_files("bundles/liver_fcn8s")  # fcn8s.yaml: base_bundle: liver_improved_skip_unet
+    liver = ROOT / "bundles/liver_improved_skip_unet/configs"
+    assert lists["inference"] == [liver / "train.yaml", ROOT / "bundles/liver_fcn8s/configs/fcn8s.yaml", liver / "inference.yaml"]
+    with pytest.raises(ValueError, match="liver_fcn8s/configs: its override files name base bundle 'liver_improved_skip_unet', not 'unet'"):
+        bundle_config_files("bundles/liver_fcn8s", base="bundles/unet")
 
 
 def test_not_a_bundle_names_the_folder(tmp_path):

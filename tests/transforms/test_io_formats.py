@@ -122,7 +122,7 @@ def test_msd_pipeline_reads_itk_formats_as_the_nifti(tmp_path, synthetic_msd_dir
     assert item["case_id"] == "BRATS_001"
 
     parser = ConfigParser()
-    parser.read_config(ROOT / "bundles/common/configs/msd_task01_2d.yaml")
+    parser.read_config(ROOT / "bundles/unet/configs/train.yaml")
     parser.update({"roi_size": [32, 32]})
     pipeline = Compose(parser.get_parsed_content("data#volume_transforms"))
     ours, reference = pipeline(item), pipeline(original)

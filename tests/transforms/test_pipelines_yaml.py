@@ -1,5 +1,5 @@
-"""The data pipelines of the four data sets as bundle YAML fragments (tests/transforms/pipelines/ and bundles/common/configs/), run on
-their synthetic twins through MONAI's ConfigParser, as a bundle would."""
+"""The data pipelines of the four data sets as the data blocks of their bundles' train.yaml (and tests/transforms/pipelines/),
+run on their synthetic twins through MONAI's ConfigParser, as a bundle would."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from formats.isbi2012.synthetic import generate_isbi2012
 from formats.png_pairs.synthetic import generate_png_pairs
 
 PIPELINES = Path(__file__).resolve().parent / "pipelines"
-COMMON_CONFIGS = Path(__file__).resolve().parents[2] / "bundles" / "common" / "configs"
+BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 
 
 def _parser(name: str, **overrides) -> ConfigParser:
@@ -31,9 +31,9 @@ def _parser(name: str, **overrides) -> ConfigParser:
     return parser
 
 
-def test_brats_fragment_slices_two_channels_into_four_classes(tmp_path):
+def test_brats_data_block_slices_two_channels_into_four_classes(tmp_path):
     root = generate_brats2020(tmp_path / "brats", 6, (40, 40, 16), seed=0)
-    parser = _parser(COMMON_CONFIGS / "brats_2d.yaml", dataset_dir=str(root), image_size=[32, 32])
+    parser = _parser(BUNDLES / "brats_unet/configs/train.yaml", dataset_dir=str(root), image_size=[32, 32])
     train, val, test = (parser.get_parsed_content(f"data#{part}_files") for part in ("train", "val", "test"))
     assert (len(train), len(val), len(test)) == (4, 1, 1)
     dataset = parser.get_parsed_content("data#train_dataset")
@@ -44,13 +44,13 @@ def test_brats_fragment_slices_two_channels_into_four_classes(tmp_path):
     assert set(labels.unique().tolist()) == {0.0, 1.0, 2.0, 3.0}
 
 
-def test_isbi_fragment_trains_on_mirrored_tiles_and_infers_whole_pages(tmp_path):
+def test_isbi_data_block_trains_on_mirrored_tiles_and_infers_whole_pages(tmp_path):
     root = generate_isbi2012(tmp_path / "isbi", num_pages=5, size=64, seed=0, with_test=False)
     torch.manual_seed(0)
     net = ModularUNet(spatial_dims=2, in_channels=1, out_channels=2, features=4, depth=2, padding="valid", norm=None)
     tile_input, tile_output = net.input_size_for(20), net.output_size(net.input_size_for(20))
     parser = _parser(
-        COMMON_CONFIGS / "isbi2012_2d.yaml", dataset_dir=str(root), num_pages=0, tile_input=tile_input, tile_output=tile_output
+        BUNDLES / "isbi_unet/configs/train.yaml", dataset_dir=str(root), num_pages=0, tile_input=tile_input, tile_output=tile_output
     )
     train = parser.get_parsed_content("data#train_dataset")
     assert len(train) == 3 and len(parser.get_parsed_content("data#val_files")) == 1
@@ -78,9 +78,9 @@ def test_isbi_fragment_trains_on_mirrored_tiles_and_infers_whole_pages(tmp_path)
     assert out.shape == (1, 2, 64, 64)
 
 
-def test_figshare_fragment_resizes_and_splits_by_patient(tmp_path):
+def test_figshare_data_block_resizes_and_splits_by_patient(tmp_path):
     root = generate_figshare(tmp_path / "fig", num_images=10, num_patients=5, size=64, seed=0)
-    parser = _parser(COMMON_CONFIGS / "figshare_2d.yaml", dataset_dir=str(root), image_size=[32, 32])
+    parser = _parser(BUNDLES / "figshare_unetplusplus/configs/train.yaml", dataset_dir=str(root), image_size=[32, 32])
     parts = [parser.get_parsed_content(f"data#{p}_files") for p in ("train", "val", "test")]
     patients = [{d["patient_id"] for d in part} for part in parts]
     assert all(patients) and sum(len(p) for p in parts) == 10
@@ -91,12 +91,13 @@ def test_figshare_fragment_resizes_and_splits_by_patient(tmp_path):
 
 
 @pytest.mark.parametrize("layout", [("images", "masks", ""), ("train", "train", "_mask")])
-def test_png_pairs_fragment(tmp_path, layout):
+def test_png_pairs_data_block(tmp_path, layout):
     images, masks, suffix = layout
     root = tmp_path / "liver"
     generate_png_pairs(root, "liver", 10, 48, images_dir=images, masks_dir=masks, mask_suffix=suffix)
     parser = _parser(
-        COMMON_CONFIGS / "png_pairs_2d.yaml", dataset_dir=str(root), images_subdir=images, masks_subdir=masks, mask_suffix=suffix
+        BUNDLES / "liver_improved_skip_unet/configs/train.yaml", dataset_dir=str(root), images_subdir=images,
+        masks_subdir=masks, mask_suffix=suffix, roi_size=[48, 48], split_fractions=[0.8, 0.1, 0.1],
     )
     assert [len(parser.get_parsed_content(f"data#{p}_files")) for p in ("train", "val", "test")] == [8, 1, 1]
     sample = parser.get_parsed_content("data#train_dataset")[0]

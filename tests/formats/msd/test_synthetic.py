@@ -175,11 +175,11 @@ def test_real_msd_size_one_case(tmp_path):
 
 @pytest.mark.parametrize("spatial_size, roi", [((48, 48, 20), 32), ((40, 36, 16), 32)])
 def test_a_tiny_unet_learns_the_tumour(tmp_path, spatial_size, roi):
-    """The bundle's own volume pipeline (msd_task01_2d.yaml, labels collapsed to tumour / not), then a tiny U-Net on
+    """The bundle's own volume pipeline (bundles/unet train.yaml's data block, labels collapsed to tumour / not), then a tiny U-Net on
     the axial slices that hold tumour: the loss falls well below that of the best constant prediction."""
     root = generate_msd_task01(tmp_path / "msd", num_training=3, num_test=0, spatial_size=spatial_size, seed=0)
     parser = ConfigParser()
-    parser.read_config(ROOT / "bundles/common/configs/msd_task01_2d.yaml")
+    parser.read_config(ROOT / "bundles/unet/configs/train.yaml")
     parser.update({"roi_size": [roi, roi]})
     pipeline = Compose(parser.get_parsed_content("data#volume_transforms"))
     images, labels = [], []
