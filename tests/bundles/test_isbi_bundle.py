@@ -22,6 +22,7 @@ from networks import count_parameters
 from data.errors import DatasetError
 from inferers.overlap_tile import OverlapTileInferer
 from formats.isbi2012.synthetic import generate_isbi2012
+import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = "bundles/isbi_unet/configs"
@@ -43,14 +44,14 @@ def isbi_dir(tmp_path_factory) -> Path:
 
 def _parser(config: str, dataset_dir: Path, **overrides) -> ConfigParser:
     parser = ConfigParser()
-    parser.read_config(f"{CONFIGS}/{config}.yaml")
+    parser.read_config(catalog.config_files("isbi_unet", config))
     parser.update({"dataset_dir": str(dataset_dir), **TINY, **overrides})
     return parser
 
 
 def _run(config: str, dataset_dir: Path, root: Path, **overrides) -> None:
     values = {**TINY, **overrides}
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", f"{CONFIGS}/{config}.yaml",
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(catalog.config_files("isbi_unet", config)),
            "--dataset_dir", str(dataset_dir), "--bundle_root", str(root)]  # fmt: skip
     cmd += [x for key, value in values.items() for x in (f"--{key}", str(value))]
     start = time.perf_counter()
