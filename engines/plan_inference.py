@@ -11,7 +11,7 @@ from monai.inferers import Inferer, SlidingWindowInferer
 from monai.transforms import Activationsd, AsDiscreted, Compose, Invertd
 
 from inferers.adaptive import AdaptiveSliceInferer
-from engines.multiclass_overlay import MultiClassOverlayHandler
+from engines.overlay import MultiClassOverlayHandler
 
 __all__ = [
     "MirrorTTAInferer",
