@@ -14,7 +14,6 @@ from torch.utils.tensorboard import SummaryWriter
 from experiments import (
     case_figure,
     curves_figure,
-    error_overlay,
     gallery_figure,
     read_scalars,
     saliency,
@@ -22,7 +21,6 @@ from experiments import (
     save_figure,
     select_gallery,
 )
-from experiments.pictures import FN_COLOUR, FP_COLOUR, TP_COLOUR
 
 
 def _masks(size=(9, 7)):
@@ -31,25 +29,6 @@ def _masks(size=(9, 7)):
     label[1:4, 1:4] = True  # TP where both, FN where only label
     pred[2:6, 2:6] = True  # FP where only pred
     return label, pred
-
-
-def test_error_overlay_colours_tp_fp_fn_and_grey_background():
-    label, pred = _masks()
-    image = np.random.default_rng(0).normal(size=label.shape)
-    rgb = error_overlay(image, label, pred, alpha=1.0)
-    assert rgb.shape == (*label.shape, 3)
-    np.testing.assert_allclose(rgb[2, 2], TP_COLOUR)
-    np.testing.assert_allclose(rgb[5, 5], FP_COLOUR)
-    np.testing.assert_allclose(rgb[1, 1], FN_COLOUR)
-    assert len({TP_COLOUR, FP_COLOUR, FN_COLOUR}) == 3
-    tn = rgb[8, 0]
-    assert tn[0] == tn[1] == tn[2] and 0.0 <= tn[0] <= 1.0  # true negatives stay grey
-
-
-def test_error_overlay_rejects_a_mask_of_another_shape():
-    label, pred = _masks()
-    with pytest.raises(ValueError, match="differs from the image slice shape"):
-        error_overlay(np.zeros((9, 8)), label, pred)
 
 
 def test_case_figure_has_one_panel_per_modality_plus_truth_prediction_errors(tmp_path):
