@@ -118,3 +118,22 @@ def test_read_scalars_merges_files_and_keeps_the_last_value_of_a_step(tmp_path):
     assert scalars["train_epoch_time"] == [(3, 3.0)]
     with pytest.raises(FileNotFoundError, match="no TensorBoard event files"):
         read_scalars(tmp_path / "missing")
+
+
+def test_pictures_take_channel_and_class_names_from_the_data_set():
+    from monai.bundle import ConfigParser
+
+    from experiments.pictures import _channel_names
+
+    label, pred = _masks((16, 12))
+    image = np.random.default_rng(3).normal(size=(2, 16, 12))
+    spec = {"_target_": "types.SimpleNamespace", "channel_names": ["DAPI", "GFP"]}  # as a DatasetSpec has them
+    names = _channel_names(ConfigParser({"data": {"dataset": spec}}))
+    assert names == ["DAPI", "GFP"] and _channel_names(ConfigParser({"data": {}})) is None
+    fig = case_figure(image, label, pred, names, class_names=["background", "nucleus"])
+    titles = [ax.get_title() for ax in fig.axes]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert titles[:2] == ["DAPI", "GFP"] and legend[0].startswith("nucleus (Dice ")
+    assert legend[0] == f"nucleus (Dice {float(titles[-1].split()[-1][:-1]):.3f})"  # one Dice: errors panel = legend
+    unnamed = [ax.get_title() for ax in case_figure(image, label, pred).axes + saliency_figure(image, image).axes]
+    assert unnamed[:2] == ["channel 0", "channel 1"] and not any("FLAIR" in t for t in unnamed)

@@ -62,7 +62,8 @@ def test_handler_2d_without_label_names_a_micrograph_channel(tmp_path, drawn):
 
 
 def test_handler_without_names_numbers_the_channel(tmp_path, drawn):
-    engine = Engine(lambda e, b: {"image": torch.rand(3, 8, 8), "label": torch.zeros(1, 8, 8), "pred": torch.zeros(1, 8, 8)})
+    item = {"image": torch.rand(3, 8, 8), "label": torch.zeros(1, 8, 8), "pred": torch.zeros(1, 8, 8)}
+    engine = Engine(lambda e, b: item)
     SegmentationOverlayHandler(output_dir=str(tmp_path)).attach(engine)
     engine.run([0], max_epochs=1)
     assert drawn[0]["texts"][0] == "image: channel 0" and drawn[0]["texts"][-1] == "foreground (Dice 1.000)"
