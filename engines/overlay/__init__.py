@@ -19,6 +19,7 @@ from .figures import (
     error_rgba,
     overlay_figure,
     pick_slice,
+    region_index_map,
     window,
 )
 from .handlers import MultiClassOverlayHandler, SegmentationOverlayHandler
@@ -44,5 +45,6 @@ __all__ = [
     "error_rgba",
     "overlay_figure",
     "pick_slice",
+    "region_index_map",
     "window",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "error_rgba",
     "overlay_figure",
     "pick_slice",
+    "region_index_map",
     "window",
 ]
 
@@ -96,6 +97,24 @@ def class_index_map(
             out[index == int(value)] = i
         index = out
     return index
+
+
+def region_index_map(regions: np.ndarray) -> np.ndarray:
+    """``(R, *spatial)`` region masks (above 0.5) -> ``(*spatial)`` int64 map of the last region (1..R) covering each
+    voxel, 0 where none does (nnU-Net declares overlapping regions outer first, so inner regions stay visible)."""
+    regions = np.asarray(regions)
+    out = np.zeros(regions.shape[1:], dtype=np.int64)
+    for r in range(regions.shape[0]):
+        out[regions[r] > 0.5] = r + 1
+    return out
+
+
+def _regions(x: np.ndarray, shape: tuple[int, ...], count: int) -> np.ndarray:
+    """``x`` as ``(count, *shape)`` boolean region masks."""
+    x = np.asarray(x)
+    if x.shape != (count, *shape):
+        raise ValueError(f"regions of shape {x.shape}; expected {(count, *shape)} (one mask per named region).")
+    return x > 0.5
 
 
 def _plane(x: np.ndarray, shape: tuple[int, ...], num_classes: int) -> np.ndarray:
@@ -254,6 +273,7 @@ def overlay_figure(
     per_class: bool = False,
     errors: bool = False,
     channel_title: str = "image: {}",
+    regions: bool = False,
 ):
     """One row of panels of a 2D slice: image channel(s), ground truth, [each predicted class], prediction, [errors].
 
@@ -274,6 +294,9 @@ def overlay_figure(
         errors: a panel of the errors (:func:`error_rgba`) when ``label`` and ``pred`` are given, with their
             colours and pixel counts in the legend.
         channel_title: title of a channel panel, ``{}`` being the channel's name.
+        regions: ``label`` and ``pred`` are ``(R, H, W)`` masks of possibly overlapping regions (nnU-Net's
+            region-based labels; ``class_names`` = background + the R region names): each region's panel, outline
+            and Dice are those of its whole mask; composites show the last region covering a pixel.
 
     Returns:
         ``matplotlib.figure.Figure`` (the caller closes it).
@@ -293,9 +316,21 @@ def overlay_figure(
     n = len(names)
     shown = list(range(image.shape[0])) if channels == "all" else [int(c) for c in channels]
     base = image[shown[0]]
-    truth = None if label is None else _plane(label, base.shape, n)
-    guess = None if pred is None else _plane(pred, base.shape, n)
-    dice = class_dice(truth, guess, n) if truth is not None and guess is not None else None
+    if regions:
+        truth_masks = None if label is None else list(_regions(label, base.shape, n - 1))
+        guess_masks = None if pred is None else list(_regions(pred, base.shape, n - 1))
+        truth = None if label is None else region_index_map(np.stack(truth_masks))
+        guess = None if pred is None else region_index_map(np.stack(guess_masks))
+    else:
+        truth = None if label is None else _plane(label, base.shape, n)
+        guess = None if pred is None else _plane(pred, base.shape, n)
+        truth_masks = None if truth is None else [truth == c for c in range(1, n)]
+        guess_masks = None if guess is None else [guess == c for c in range(1, n)]
+    dice = None
+    if truth_masks is not None and guess_masks is not None:
+        dice = (
+            [class_dice(t, g, 2)[0] for t, g in zip(truth_masks, guess_masks)] if regions else class_dice(truth, guess, n)
+        )
     classes = list(range(1, n))
 
     panels: list[tuple[np.ndarray, str, list[np.ndarray], list[int]]] = []  # image, title, layers, outlined classes
@@ -306,7 +341,8 @@ def overlay_figure(
         if per_class and n > 2:
             for c in classes:
                 text = f"predicted {names[c]}" + ("" if dice is None else f" (Dice {dice[c - 1]:.3f})")
-                panels.append((base, text, [class_rgba(guess, [c])], [c] if truth is not None else []))
+                layer = class_rgba(np.where(guess_masks[c - 1], c, 0), [c])
+                panels.append((base, text, [layer], [c] if truth is not None else []))
         panels.append((base, "prediction", [class_rgba(guess, classes)], classes if truth is not None else []))
     counts = None
     if errors and truth is not None and guess is not None:
@@ -318,7 +354,7 @@ def overlay_figure(
     for ax, (picture, text, layers, outlined) in zip(axes[0], panels):
         draw_slice(ax, picture, text, array_layout, layers)
         for c in outlined:
-            draw_outline(ax, truth == c, class_colour(c), array_layout)
+            draw_outline(ax, truth_masks[c - 1], class_colour(c), array_layout)
     handles = _class_handles(names, dice) + (_error_handles(counts) if counts is not None else [])
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=7, frameon=False)
     if title:

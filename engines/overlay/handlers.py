@@ -71,6 +71,8 @@ class SegmentationOverlayHandler:
         label_values: values of the classes in ``label``/``pred`` label maps when they are not ``0..C-1``
             (inference writes BraTS labels ``[0, 1, 2, 4]``); one-hot channels need none.
         per_class: a panel per predicted class (with 2+ foreground classes).
+        regions: ``label``/``pred`` are ``(R, *spatial)`` region channels (nnU-Net's region-based labels, sigmoid
+            outputs thresholded at 0.5; ``class_names`` = background + R region names), each region scored whole.
     """
 
     _tensorboard_name = "overlay"  # TensorBoard tag: <tag>/<this>
@@ -89,6 +91,7 @@ class SegmentationOverlayHandler:
         class_names: Sequence[str] | None = None,
         label_values: Sequence[int] | None = None,
         per_class: bool = False,
+        regions: bool = False,
     ) -> None:
         names = list(BINARY_CLASSES if class_names is None else class_names)
         if len(names) < 2:
@@ -105,6 +108,7 @@ class SegmentationOverlayHandler:
         self.class_names = names
         self.label_values = None if label_values is None else [int(v) for v in label_values]
         self.per_class = per_class
+        self.regions = regions
         self._item: dict | None = None
         self._writer = None
         self.logger = logging.getLogger(__name__)
@@ -125,11 +129,15 @@ class SegmentationOverlayHandler:
         self._item = self._capture_item(engine, output[0] if isinstance(output, (list, tuple)) else output)
 
     def _capture_item(self, engine: Engine, item: dict) -> dict:
-        """``image`` (C, *spatial) and ``label``/``pred`` (*spatial) class-index maps as NumPy arrays, the case
-        ``name``."""
+        """``image`` (C, *spatial) and ``label``/``pred`` as (*spatial) class-index maps (regions: (R, *spatial)
+        boolean masks) as NumPy arrays, the case ``name``."""
         image_key, label_key, pred_key = self.keys
-        binary = len(self.class_names) == 2
-        label, pred = (class_index_map(_numpy(item.get(k)), self.label_values, binary) for k in (label_key, pred_key))
+        if self.regions:
+            label, pred = (None if x is None else x > 0.5 for x in (_numpy(item.get(k)) for k in (label_key, pred_key)))
+        else:
+            binary = len(self.class_names) == 2
+            maps = (class_index_map(_numpy(item.get(k)), self.label_values, binary) for k in (label_key, pred_key))
+            label, pred = maps
         image = item.get(image_key)
         return {"image": _numpy(image), "label": label, "pred": pred, "name": _case_name(engine, item, image)}
 
@@ -139,16 +147,17 @@ class SegmentationOverlayHandler:
         image, label, pred = self._item["image"], self._item["label"], self._item["pred"]
         where = ""
         if image.ndim == 4:  # (C, X, Y, Z): choose a slice
+            lead = 1 if self.regions else 0  # region masks keep their channel axis
             ref = label if label is not None and label.any() else pred
-            z = pick_slice(ref if ref is not None else image[0], axis=self.axis)
+            z = pick_slice(ref if ref is not None else image[0], axis=self.axis + lead)
             image = np.take(image, z, axis=self.axis + 1)
-            label, pred = (None if a is None else np.take(a, z, axis=self.axis) for a in (label, pred))
+            label, pred = (None if a is None else np.take(a, z, axis=self.axis + lead) for a in (label, pred))
             where = f" slice {z}"
         epoch = engine.state.epoch
         fig = overlay_figure(
             image, label, pred, title=f"{self.tag} epoch {epoch}: {self._item['name']}{where}",
             channel_names=self.channel_names, class_names=self.class_names, array_layout=self.array_layout,
-            per_class=self.per_class,
+            per_class=self.per_class, regions=self.regions,
         )  # fmt: skip
         self.output_dir.mkdir(parents=True, exist_ok=True)
         path = self.output_dir / f"{self.tag}_epoch{epoch:03d}.png"
@@ -172,7 +181,7 @@ class MultiClassOverlayHandler(SegmentationOverlayHandler):
     Args:
         output_dir: folder of the PNG files.
         class_names: names of the classes, index 0 the background.
-        log_dir, tag, channel_names, label_values, image_key, label_key, pred_key, axis, array_layout: as
+        log_dir, tag, channel_names, label_values, image_key, label_key, pred_key, axis, array_layout, regions: as
             :class:`SegmentationOverlayHandler`.
     """
 
@@ -191,9 +200,10 @@ class MultiClassOverlayHandler(SegmentationOverlayHandler):
         pred_key: str = "pred",
         axis: int = 2,
         array_layout: str = "xy",
+        regions: bool = False,
     ) -> None:
         super().__init__(
             output_dir=output_dir, log_dir=log_dir, tag=tag, image_key=image_key, label_key=label_key,
             pred_key=pred_key, axis=axis, channel_names=channel_names, array_layout=array_layout,
-            class_names=class_names, label_values=label_values, per_class=True,
+            class_names=class_names, label_values=label_values, per_class=True, regions=regions,
         )  # fmt: skip

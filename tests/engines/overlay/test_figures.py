@@ -22,6 +22,7 @@ from engines.overlay import (
     error_overlay,
     overlay_figure,
     pick_slice,
+    region_index_map,
 )
 
 
@@ -183,3 +184,25 @@ def test_error_overlay_rejects_a_mask_of_another_shape():
     label, pred = _masks()
     with pytest.raises(ValueError, match="differs from the image slice shape"):
         error_overlay(np.zeros((9, 8)), label, pred)
+
+
+def test_regions_index_map_last_region_wins():
+    regions = np.array([[[1, 1, 0]], [[0, 1, 0]]])
+    assert region_index_map(regions).tolist() == [[1, 2, 0]]
+
+
+def test_region_figure_scores_each_whole_region():
+    truth = np.zeros((2, 8, 8), bool)
+    truth[0, 1:7, 1:7], truth[1, 3:5, 3:5] = True, True  # "whole tumour" contains "core"
+    guess = truth.copy()
+    guess[1, 3:5, 3:6] = True
+    fig = overlay_figure(np.zeros((1, 8, 8)), truth, guess, class_names=["background", "whole tumour", "core"],
+                         per_class=True, regions=True)  # fmt: skip
+    legend = _legend(fig)
+    expected = [_monai_dice(truth[r], guess[r], 2)[0] for r in range(2)]
+    assert expected[0] == 1.0 and legend == [f"whole tumour (Dice {expected[0]:.3f})", f"core (Dice {expected[1]:.3f})"]
+    shown = fig.axes[2].images[1].get_array()[..., 3] > 0  # "predicted whole tumour": the whole region, core included
+    np.testing.assert_array_equal(shown, guess[0].T)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one mask per named region"):
+        overlay_figure(np.zeros((1, 8, 8)), truth[:1], guess, class_names=["background", "a", "b"], regions=True)

@@ -99,6 +99,22 @@ def test_multiclass_handler_three_classes_one_hot_and_brats_label_values(tmp_pat
     np.testing.assert_array_equal(drawn[1]["pred"], pred[0, ..., 1].numpy())  # 4 drawn as class 3 (ET)
 
 
+def test_plan_handler_draws_region_channels_of_a_3d_case(tmp_path, drawn):
+    from engines.plan_inference import PlanOverlayHandler
+
+    plan = {"region_based": True, "class_names": ["whole tumour", "core"], "channel_names": ["T2", "ADC"],
+            "slice_axis": 0}  # fmt: skip
+    regions = torch.zeros(2, 5, 8, 8)
+    regions[0, 3, 1:7, 1:7], regions[1, 3, 3:5, 3:5] = 1, 1
+    engine = Engine(lambda e, b: [{"image": torch.rand(2, 5, 8, 8), "label": regions, "pred": regions.clone()}])
+    PlanOverlayHandler(plan, output_dir=str(tmp_path)).attach(engine)
+    engine.run([0], max_epochs=1)
+    assert (tmp_path / "validation_epoch001.png").is_file()
+    assert drawn[0]["title"].endswith("slice 3") and drawn[0]["label"].shape == (2, 8, 8)
+    assert drawn[0]["texts"][0] == "image: T2" and drawn[0]["texts"][-2:] == ["whole tumour (Dice 1.000)",
+                                                                              "core (Dice 1.000)"]
+
+
 def test_handler_rejects_bad_names_and_layout(tmp_path):
     with pytest.raises(ValueError, match="background and at least one class"):
         MultiClassOverlayHandler(output_dir=str(tmp_path), class_names=["background"])
