@@ -327,10 +327,10 @@ def overlay_figure(
         truth_masks = None if truth is None else [truth == c for c in range(1, n)]
         guess_masks = None if guess is None else [guess == c for c in range(1, n)]
     dice = None
-    if truth_masks is not None and guess_masks is not None:
-        dice = (
-            [class_dice(t, g, 2)[0] for t, g in zip(truth_masks, guess_masks)] if regions else class_dice(truth, guess, n)
-        )
+    if truth_masks is not None and guess_masks is not None and regions:
+        dice = [class_dice(t, g, 2)[0] for t, g in zip(truth_masks, guess_masks)]  # overlapping: one region at a time
+    elif truth is not None and guess is not None:
+        dice = class_dice(truth, guess, n)
     classes = list(range(1, n))
 
     panels: list[tuple[np.ndarray, str, list[np.ndarray], list[int]]] = []  # image, title, layers, outlined classes
