@@ -12,10 +12,9 @@ from .checkpoint import AtomicCheckpointSaver, CheckpointWriteError, LatestCheck
 from .distributed import is_distributed, is_main_process
 from .errors import UserFacingError, install_excepthook, register_user_error
 from .metric_names import rename_metrics, split_prefix
-from .multiclass_overlay import MultiClassOverlayHandler, multiclass_figure
 from .nonfinite import NonFiniteLossError, StopOnNonFiniteLoss
 from .outputs import OutputFolderError, check_outputs
-from .overlay import SegmentationOverlayHandler, overlay_figure, pick_slice
+from .overlay import MultiClassOverlayHandler, SegmentationOverlayHandler, overlay_figure, pick_slice
 from .preflight import PreflightError, check_before_run, check_checkpoint_space, check_tile_fits
 from .precision import (
     MixedPrecisionEvaluator,
@@ -56,7 +55,6 @@ __all__ = [
     "is_main_process",
     "install_excepthook",
     "latest_checkpoint",
-    "multiclass_figure",
     "overlay_figure",
     "pick_slice",
     "rename_metrics",

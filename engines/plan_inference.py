@@ -11,7 +11,7 @@ from monai.inferers import Inferer, SlidingWindowInferer
 from monai.transforms import Activationsd, AsDiscreted, Compose, Invertd
 
 from inferers.adaptive import AdaptiveSliceInferer
-from engines.multiclass_overlay import MultiClassOverlayHandler
+from engines.overlay import MultiClassOverlayHandler
 
 __all__ = [
     "MirrorTTAInferer",
@@ -19,7 +19,6 @@ __all__ = [
     "plan_inference_postprocessing",
     "plan_inferer",
     "plan_postprocessing",
-    "regions_to_index_map",
 ]
 
 
@@ -137,20 +136,10 @@ def plan_inference_postprocessing(
     return Compose(chain)
 
 
-def regions_to_index_map(regions: torch.Tensor) -> torch.Tensor:
-    """``(R, *spatial)`` binary regions -> ``(1, *spatial)`` map of the last region (1..R) covering each voxel, 0
-    where none does (nnU-Net writes overlapping regions in declaration order: inner regions last)."""
-    regions = torch.as_tensor(regions)
-    out = torch.zeros((1, *regions.shape[1:]), dtype=torch.int64, device=regions.device)
-    for r in range(regions.shape[0]):
-        out[0][regions[r] > 0.5] = r + 1
-    return out
-
-
 class PlanOverlayHandler(MultiClassOverlayHandler):
     """:class:`~engines.MultiClassOverlayHandler` for a plan: channel and class names from the data set, slices along
-    the plan's slice axis, and region channels ``(R, *spatial)`` drawn as the index map of
-    :func:`regions_to_index_map` (classes ``background, region 1, ...``).
+    the plan's slice axis; region-based plans draw and score each region channel ``(R, *spatial)`` whole (classes
+    ``background, region 1, ...``).
 
     Args:
         plan: the run's plan (``channel_names``, ``class_names``, ``region_based``, ``slice_axis``).
@@ -163,14 +152,5 @@ class PlanOverlayHandler(MultiClassOverlayHandler):
         super().__init__(
             output_dir=output_dir, class_names=(["background", *names] if self.region_based else names),
             log_dir=log_dir, tag=tag, channel_names=list(plan["channel_names"]),
-            axis=2 if plan.get("slice_axis") is None else int(plan["slice_axis"]),
+            axis=2 if plan.get("slice_axis") is None else int(plan["slice_axis"]), regions=self.region_based,
         )  # fmt: skip
-
-    def _capture_item(self, engine, item: dict) -> dict:
-        if self.region_based:
-            item = dict(item)
-            for key in self.keys[1:]:
-                value = item.get(key)
-                if value is not None:
-                    item[key] = regions_to_index_map(value)
-        return super()._capture_item(engine, item)

@@ -1,15 +1,14 @@
 """The pictures people look at when comparing segmentation models, as PNG files and in TensorBoard.
 
-* per case: every input modality, ground truth, prediction and an error overlay (true positives green, false
-  positives red, false negatives blue) -- seed 000's appendix, seed 001's Figure 3; for label maps with several
-  classes, class-by-class masks and a composite;
+* per case: every input channel (named as the data set names it), ground truth, prediction and an error overlay
+  (true positives, false positives, false negatives) -- seed 000's appendix, seed 001's Figure 3;
 * training curves (loss, IoU, Dice, accuracy; train and validation) from the TensorBoard logs -- seed 001 Fig. 2;
 * saliency per input modality: the gradient of the predicted tumour logits with respect to each input channel
   (``monai.visualize.VanillaGrad``) -- seed 000 Fig. 7;
 * a gallery of the worst and best test cases by Dice of an evaluation run.
 
-Images are ``(C, X, Y)`` slices (labels ``(X, Y)``) in the bundles' array order and are drawn transposed with
-the origin at the bottom, as ``engines.overlay`` draws them.
+Images are ``(C, X, Y)`` slices (labels ``(X, Y)``) in the bundles' array order. Every slice, mask, colour and Dice
+of these pictures comes from :mod:`engines.overlay`, the module the bundles' picture handlers draw with.
 """
 
 from __future__ import annotations
@@ -28,17 +27,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+
+from engines.overlay import (  # noqa: E402
+    channel_name,
+    class_colour,
+    class_dice,
+    draw_outline,
+    draw_slice,
+    error_legend,
+    error_rgba,
+    overlay_figure,
+    pick_slice,
+)
 
 __all__ = [
-    "FN_COLOUR",
-    "FP_COLOUR",
-    "TP_COLOUR",
     "RegionScore",
     "case_figure",
     "curves_figure",
     "draw_pictures",
-    "error_overlay",
     "gallery_figure",
     "run_pictures",
     "saliency",
@@ -47,10 +53,6 @@ __all__ = [
     "select_gallery",
 ]
 
-TP_COLOUR = (0.15, 0.8, 0.15)
-FP_COLOUR = (1.0, 0.15, 0.15)
-FN_COLOUR = (0.15, 0.45, 1.0)
-MSD_TASK01_CHANNELS = ("FLAIR", "T1w", "T1gd", "T2w")
 # (title, train tag, validation tag) of the curve panels; tags as the bundles log them (train_2d.yaml)
 CURVES = (
     ("loss", "train_epoch_loss", "val_loss"),
@@ -60,111 +62,31 @@ CURVES = (
 )
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
-    """(X, Y) intensities scaled to [0, 1] between their 1st and 99th percentile."""
-    image = np.asarray(image, dtype=float)
-    lo, hi = np.percentile(image, [1, 99]) if image.size else (0.0, 1.0)
-    return np.clip((image - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
-
-
-def _binary(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
-    if mask is None:
-        return np.zeros(shape, dtype=bool)
-    mask = np.squeeze(np.asarray(mask)) > 0.5
-    if mask.shape != shape:
-        raise ValueError(f"mask shape {mask.shape} differs from the image slice shape {shape}.")
-    return mask
-
-
-def error_overlay(image: np.ndarray, label: np.ndarray, pred: np.ndarray, alpha: float = 0.7) -> np.ndarray:
-    """RGB picture of a binary prediction against the ground truth over a grey image.
-
-    Args:
-        image: (X, Y) intensities (one modality).
-        label: (X, Y) or (1, X, Y) binary ground truth.
-        pred: (X, Y) or (1, X, Y) binary prediction.
-        alpha: opacity of the colours.
-
-    Returns:
-        (X, Y, 3) floats in [0, 1]: true positives :data:`TP_COLOUR`, false positives :data:`FP_COLOUR`, false
-        negatives :data:`FN_COLOUR` blended over the grey image; true negatives grey.
-    """
-    grey = _grey(image)
-    truth, guess = _binary(label, grey.shape), _binary(pred, grey.shape)
-    rgb = np.repeat(grey[..., None], 3, axis=-1)
-    for mask, colour in ((truth & guess, TP_COLOUR), (guess & ~truth, FP_COLOUR), (truth & ~guess, FN_COLOUR)):
-        rgb[mask] = (1 - alpha) * rgb[mask] + alpha * np.asarray(colour)
-    return rgb
-
-
-def _dice(label: np.ndarray, pred: np.ndarray) -> float:
-    denom = label.sum() + pred.sum()
-    return float(2.0 * np.logical_and(label, pred).sum() / denom) if denom else 1.0
-
-
-def _show(ax, picture: np.ndarray, title: str, cmap: str | None = "gray", **kwargs) -> None:
-    picture = np.asarray(picture)
-    ax.imshow(np.swapaxes(picture, 0, 1), cmap=cmap, origin="lower", **kwargs)
-    ax.set_title(title, fontsize=8)
-    ax.axis("off")
-
-
-def _mask_over(grey: np.ndarray, mask: np.ndarray, colour: Sequence[float], alpha: float = 0.6) -> np.ndarray:
-    rgb = np.repeat(grey[..., None], 3, axis=-1)
-    rgb[mask] = (1 - alpha) * rgb[mask] + alpha * np.asarray(colour)
-    return rgb
-
-
-def _legend(fig, tp: int, fp: int, fn: int) -> None:
-    handles = [
-        Patch(color=TP_COLOUR, label=f"true positive ({tp} px)"),
-        Patch(color=FP_COLOUR, label=f"false positive ({fp} px)"),
-        Patch(color=FN_COLOUR, label=f"false negative ({fn} px)"),
-    ]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7, frameon=False)
-
-
 def case_figure(
     image: np.ndarray,
     label: np.ndarray | None,
     pred: np.ndarray,
-    channel_names: Sequence[str] = MSD_TASK01_CHANNELS,
+    channel_names: Sequence[str] | None = None,
     title: str = "",
+    class_names: Sequence[str] | None = None,
 ):
-    """One case: each input modality, ground truth, prediction and the error overlay, in one row.
+    """One case: each input channel, ground truth, prediction and the error overlay, in one row
+    (:func:`engines.overlay.overlay_figure` with every channel and the error panel).
 
     Args:
         image: (C, X, Y) slice, one panel per channel.
-        label: (X, Y) binary ground truth, or None (no truth and no error panel).
-        pred: (X, Y) binary prediction.
-        channel_names: names of the C channels (extra channels are numbered).
+        label: (X, Y) ground truth (binary mask, or class indices with ``class_names``), or None (no truth and no
+            error panel).
+        pred: (X, Y) prediction, alike.
+        channel_names: the data set's names of the C channels (missing ones are numbered).
         title: figure title.
+        class_names: class names, background first; None: binary.
 
     Returns:
         ``matplotlib.figure.Figure`` (the caller closes it, e.g. with :func:`save_figure`).
     """
-    image = np.asarray(image)
-    if image.ndim != 3:
-        raise ValueError(f"image must be a (C, X, Y) slice, got shape {image.shape}.")
-    names = [channel_names[c] if c < len(channel_names) else f"channel {c}" for c in range(image.shape[0])]
-    grey = _grey(image[0])
-    guess = _binary(pred, grey.shape)
-    panels = [(img, name, "gray") for img, name in zip(image, names)]
-    if label is not None:
-        truth = _binary(label, grey.shape)
-        panels.append((_mask_over(grey, truth, (1.0, 0.85, 0.1)), "ground truth", None))
-    panels.append((_mask_over(grey, guess, (1.0, 0.85, 0.1)), "prediction", None))
-    if label is not None:
-        panels.append((error_overlay(image[0], truth, guess), f"errors (slice Dice {_dice(truth, guess):.3f})", None))
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.0 * len(panels), 2.6), squeeze=False)
-    for ax, (picture, name, cmap) in zip(axes[0], panels):
-        _show(ax, _grey(picture) if cmap else picture, name, cmap)
-    if label is not None:
-        _legend(fig, int((truth & guess).sum()), int((guess & ~truth).sum()), int((truth & ~guess).sum()))
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.07 if label is not None else 0, 1, 1))
-    return fig
+    return overlay_figure(image, label, pred, title=title, channel_names=channel_names, class_names=class_names,
+                          channels="all", errors=True, channel_title="{}")
 
 
 def curves_figure(scalars: Mapping[str, Sequence[tuple[int, float]]], title: str = ""):
@@ -245,20 +167,28 @@ def saliency(
     return grad[0].abs().cpu().numpy()
 
 
-def saliency_figure(image: np.ndarray, grads: np.ndarray, channel_names: Sequence[str] = MSD_TASK01_CHANNELS,
+def saliency_figure(image: np.ndarray, grads: np.ndarray, channel_names: Sequence[str] | None = None,
                     label: np.ndarray | None = None, title: str = ""):
-    """Each modality above its saliency map (the ground-truth outline drawn on both when given)."""
+    """Each channel above its saliency map (the ground-truth outline drawn on both when given).
+
+    Args:
+        image: (C, X, Y) slice.
+        grads: (C, X, Y) saliency of each channel (:func:`saliency`).
+        channel_names: the data set's channel names (missing ones are numbered).
+        label: (X, Y) binary ground truth, or None.
+        title: figure title.
+    """
     image, grads = np.asarray(image), np.asarray(grads)
     c = image.shape[0]
     fig, axes = plt.subplots(2, c, figsize=(2.2 * c, 4.6), squeeze=False)
+    top = max(float(grads.max()), 1e-12)
     for i in range(c):
-        name = channel_names[i] if i < len(channel_names) else f"channel {i}"
-        _show(axes[0, i], _grey(image[i]), name)
-        _show(axes[1, i], grads[i], f"|d score / d {name}|", cmap="inferno", vmin=0, vmax=max(grads.max(), 1e-12))
-        if label is not None and np.asarray(label).any():
+        name = channel_name(channel_names, i)
+        draw_slice(axes[0, i], image[i], name)
+        draw_slice(axes[1, i], grads[i], f"|d score / d {name}|", cmap="inferno", vmin=0.0, vmax=top)
+        if label is not None:
             for ax in axes[:, i]:
-                ax.contour(np.swapaxes(np.asarray(label) > 0.5, 0, 1).astype(float), levels=[0.5], colors="cyan",
-                           linewidths=0.6, origin="lower")
+                draw_outline(ax, np.asarray(label) > 0.5, class_colour(1), linewidth=0.6)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -277,7 +207,7 @@ def select_gallery(dice: Mapping[str, float], k: int) -> tuple[list[str], list[s
 
 
 def gallery_figure(cases: Sequence[Mapping[str, Any]], title: str = ""):
-    """One row per case: the first modality and its error overlay, titled with the case's Dice.
+    """One row per case: the first channel and its error overlay, titled with the case's Dice.
 
     Args:
         cases: dictionaries with ``name``, ``dice``, ``group`` (e.g. "worst"/"best"), ``image`` (C, X, Y) slice,
@@ -285,12 +215,11 @@ def gallery_figure(cases: Sequence[Mapping[str, Any]], title: str = ""):
     """
     fig, axes = plt.subplots(len(cases), 2, figsize=(4.6, 2.3 * len(cases) + 0.4), squeeze=False)
     for row, case in zip(axes, cases):
-        _show(row[0], _grey(np.asarray(case["image"])[0]), f"{case['group']}: {case['name']}")
-        _show(row[1], error_overlay(np.asarray(case["image"])[0], case["label"], case["pred"]),
-              f"case Dice {case['dice']:.3f}", cmap=None)
-    _legend(fig, 0, 0, 0)
-    for text in fig.legends[0].get_texts():
-        text.set_text(text.get_text().split(" (")[0])
+        first = np.asarray(case["image"])[0]
+        truth, guess = (np.asarray(case[k]) > 0.5 for k in ("label", "pred"))
+        draw_slice(row[0], first, f"{case['group']}: {case['name']}")
+        draw_slice(row[1], first, f"case Dice {case['dice']:.3f}", layers=[error_rgba(truth, guess)])
+    error_legend(fig)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
@@ -308,6 +237,14 @@ def save_figure(
         writer.add_figure(tag or path.stem, fig, global_step=step, close=False)
     plt.close(fig)
     return path
+
+
+def _channel_names(parser) -> list[str] | None:
+    """The data set's channel names (``data#dataset``, the format's :class:`~formats.DatasetSpec`), or None when
+    the config declares no data set."""
+    if "dataset" not in (parser.get("data") or {}):
+        return None
+    return list(parser.get_parsed_content("data#dataset").channel_names)
 
 
 def _read_case_dice(csv_path: Path) -> dict[str, float]:
@@ -355,7 +292,6 @@ def draw_pictures(
     from monai.bundle import ConfigParser
     from torch.utils.tensorboard import SummaryWriter
 
-    from engines import pick_slice
     from experiments.tensorboard import read_scalars
 
     out = Path(out_dir)
@@ -376,12 +312,9 @@ def draw_pictures(
     dataset = parser.get_parsed_content("data#val_dataset")
     inferer = parser.get_parsed_content("validate#slice_inferer")
     post = parser.get_parsed_content("validate#postprocessing")
-    try:
-        with open(Path(parser.get_parsed_content("dataset_dir")) / "dataset.json") as f:
-            names = [v for _, v in sorted(json.load(f).get("modality", {}).items(), key=lambda kv: int(kv[0]))]
-    except (OSError, ValueError, KeyError):
-        names = []
-    names = names or list(MSD_TASK01_CHANNELS)
+    names = _channel_names(parser)
+    classes = parser.get_parsed_content("class_names") if "class_names" in parser.config else None
+    classes = list(classes) if classes is not None and len(classes) == 2 else None  # these pictures are binary
     prefix = f"{title}: " if title else ""
     cases = {}
     for item in dataset:
@@ -392,8 +325,8 @@ def draw_pictures(
         z = pick_slice(label if label.any() else pred, axis=-1)
         case_id = item.get("case_id") or Path(str(item["image"].meta.get("filename_or_obj", "case"))).name
         cases[case_id] = {"name": case_id, "image": image[..., z], "label": label[..., z] > 0.5,
-                          "pred": pred[..., z] > 0.5, "dice": _dice(label > 0.5, pred > 0.5), "z": z}
-        fig = case_figure(image[..., z], label[..., z], pred[..., z], names,
+                          "pred": pred[..., z] > 0.5, "dice": class_dice(label > 0.5, pred > 0.5, 2)[0], "z": z}
+        fig = case_figure(image[..., z], label[..., z], pred[..., z], names, class_names=classes,
                           title=f"{prefix}{case_id} slice {z} (case Dice {cases[case_id]['dice']:.3f})")
         written.append(save_figure(fig, out / f"case_{case_id}.png", writer, f"pictures/case/{case_id}"))
     csv_path = Path(eval_dir) / "val_mean_dice_raw.csv" if eval_dir is not None else None

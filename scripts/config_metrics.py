@@ -4,7 +4,10 @@
 - ``DistributedSampler`` declarations in YAML,
 - ``$`` expressions in YAML (every string value starting with ``$``, ``imports`` included),
 - ``%`` macros in YAML,
-- import cycles among our modules (imports at module level or inside functions; a package __init__ is a module).
+- import cycles among our modules (imports at module level or inside functions; a package __init__ is a module),
+- copies of the overlay: modules of our packages that draw image slices themselves (call matplotlib's ``imshow``,
+  ``contour``, ``contourf`` or ``pcolormesh``); each such module carries its own orientation, intensity window,
+  mask colours and, so far, its own Dice. One drawing module is the goal (``engines/overlay/figures.py``).
 
 Run from the repository root: ``python scripts/config_metrics.py``.
 """
@@ -131,6 +134,22 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+_DRAWING_CALLS = frozenset({"imshow", "contour", "contourf", "pcolormesh"})
+
+
+def overlay_modules() -> list[str]:
+    """Modules of our packages that call a slice-drawing function of matplotlib (``ax.imshow(...)``, ...)."""
+    found = []
+    for pkg in PACKAGES:
+        for py in sorted((ROOT / pkg).rglob("*.py")) if (ROOT / pkg).is_dir() else ():
+            for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+                call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                if call and node.func.attr in _DRAWING_CALLS:
+                    found.append(_module_name(py))
+                    break
+    return found
+
+
 def main() -> int:
     samplers, expressions, macros = yaml_counts()
     found = cycles(import_graph())
@@ -140,6 +159,8 @@ def main() -> int:
     print(f"% macros in YAML: {macros}")
     print(f"YAML lines: {sum(len(p.read_text().splitlines()) for p in yaml_files())}")
     print(f"import cycles: {len(found)}" + (f" {found}" if found else ""))
+    overlays = overlay_modules()
+    print(f"overlay copies (modules drawing image slices): {len(overlays)} {overlays}")
     return 0
 
 

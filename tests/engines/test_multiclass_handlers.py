@@ -1,16 +1,14 @@
-"""The multi-class evaluation handlers: per-case table with named columns, class maps and pictures."""
+"""The multi-class evaluation handlers: per-case table with named columns (pictures: tests/engines/overlay)."""
 
 from __future__ import annotations
 
 import csv
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 
-from engines import CaseTableWriter, multiclass_figure
-from engines.multiclass_overlay import class_index_map
+from engines import CaseTableWriter
 
 
 def _engine(details: dict):
@@ -39,16 +37,3 @@ def test_case_table_errors_name_the_file_and_metric(tmp_path):
         writer._write(engine)
     with pytest.raises(KeyError, match="hd95"):
         CaseTableWriter(path, {"hd95": ["x"]})._write(engine)
-
-
-def test_class_maps_from_one_hot_and_brats_labels():
-    one_hot = np.zeros((4, 2, 2))
-    one_hot[[0, 1, 2, 3], [0, 0, 1, 1], [0, 1, 0, 1]] = 1
-    assert class_index_map(one_hot).tolist() == [[0, 1], [2, 3]]
-    brats = np.array([[[0, 1], [2, 4]]], dtype=np.float32)
-    assert class_index_map(brats, [0, 1, 2, 4]).tolist() == [[0, 1], [2, 3]]
-    fig = multiclass_figure(np.zeros((2, 2, 2)), class_index_map(one_hot), class_index_map(brats, [0, 1, 2, 4]),
-                            ["background", "NCR/NET", "ED", "ET"])  # fmt: skip
-    titles = [ax.get_title() for ax in fig.axes]
-    assert titles[:2] == ["image", "ground truth"] and titles[-1] == "predicted composite"
-    assert "predicted ET (Dice 1.00)" in titles

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from monai.inferers import SliceInferer, SlidingWindowInferer
 
-from engines.plan_inference import plan_inferer, plan_postprocessing, regions_to_index_map
+from engines.plan_inference import plan_inferer, plan_postprocessing
 
 
 def test_2d_plan_on_3d_data_infers_slice_by_slice_along_the_slice_axis():
@@ -31,11 +31,6 @@ def test_postprocessing_one_hot_classes_and_thresholded_regions():
     regions = plan_postprocessing({"activation": "sigmoid", "out_channels": 2})
     out = regions({"pred": torch.tensor([[[3.0]], [[-3.0]]]), "label": torch.ones(2, 1, 1)})
     assert out["pred"].flatten().tolist() == [1, 0]
-
-
-def test_regions_index_map_last_region_wins():
-    regions = torch.tensor([[[1, 1, 0]], [[0, 1, 0]]])
-    assert regions_to_index_map(regions).tolist() == [[[1, 2, 0]]]
 
 
 def test_mirror_tta_is_the_mean_of_the_flipped_back_predictions():

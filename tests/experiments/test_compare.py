@@ -73,7 +73,7 @@ def test_pngs_exist_with_the_right_size(comparison):
                 assert png.size == size, (run.name, name, png.size)
         case = next(p for n, p in pictures.items() if n.startswith("case_"))
         with Image.open(case) as png:
-            assert png.size == (1120, 208)  # 4 modalities + truth + prediction + errors
+            assert png.size == (1344, 240)  # 4 modalities + truth + prediction + errors, 2.4 x 3.0 in each at 80 dpi
         assert json.loads((run / "result.json").read_text())["pictures"]
 
 

@@ -14,7 +14,6 @@ from torch.utils.tensorboard import SummaryWriter
 from experiments import (
     case_figure,
     curves_figure,
-    error_overlay,
     gallery_figure,
     read_scalars,
     saliency,
@@ -22,7 +21,6 @@ from experiments import (
     save_figure,
     select_gallery,
 )
-from experiments.pictures import FN_COLOUR, FP_COLOUR, TP_COLOUR
 
 
 def _masks(size=(9, 7)):
@@ -31,25 +29,6 @@ def _masks(size=(9, 7)):
     label[1:4, 1:4] = True  # TP where both, FN where only label
     pred[2:6, 2:6] = True  # FP where only pred
     return label, pred
-
-
-def test_error_overlay_colours_tp_fp_fn_and_grey_background():
-    label, pred = _masks()
-    image = np.random.default_rng(0).normal(size=label.shape)
-    rgb = error_overlay(image, label, pred, alpha=1.0)
-    assert rgb.shape == (*label.shape, 3)
-    np.testing.assert_allclose(rgb[2, 2], TP_COLOUR)
-    np.testing.assert_allclose(rgb[5, 5], FP_COLOUR)
-    np.testing.assert_allclose(rgb[1, 1], FN_COLOUR)
-    assert len({TP_COLOUR, FP_COLOUR, FN_COLOUR}) == 3
-    tn = rgb[8, 0]
-    assert tn[0] == tn[1] == tn[2] and 0.0 <= tn[0] <= 1.0  # true negatives stay grey
-
-
-def test_error_overlay_rejects_a_mask_of_another_shape():
-    label, pred = _masks()
-    with pytest.raises(ValueError, match="differs from the image slice shape"):
-        error_overlay(np.zeros((9, 8)), label, pred)
 
 
 def test_case_figure_has_one_panel_per_modality_plus_truth_prediction_errors(tmp_path):
@@ -139,3 +118,22 @@ def test_read_scalars_merges_files_and_keeps_the_last_value_of_a_step(tmp_path):
     assert scalars["train_epoch_time"] == [(3, 3.0)]
     with pytest.raises(FileNotFoundError, match="no TensorBoard event files"):
         read_scalars(tmp_path / "missing")
+
+
+def test_pictures_take_channel_and_class_names_from_the_data_set():
+    from monai.bundle import ConfigParser
+
+    from experiments.pictures import _channel_names
+
+    label, pred = _masks((16, 12))
+    image = np.random.default_rng(3).normal(size=(2, 16, 12))
+    spec = {"_target_": "types.SimpleNamespace", "channel_names": ["DAPI", "GFP"]}  # as a DatasetSpec has them
+    names = _channel_names(ConfigParser({"data": {"dataset": spec}}))
+    assert names == ["DAPI", "GFP"] and _channel_names(ConfigParser({"data": {}})) is None
+    fig = case_figure(image, label, pred, names, class_names=["background", "nucleus"])
+    titles = [ax.get_title() for ax in fig.axes]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert titles[:2] == ["DAPI", "GFP"] and legend[0].startswith("nucleus (Dice ")
+    assert legend[0] == f"nucleus (Dice {float(titles[-1].split()[-1][:-1]):.3f})"  # one Dice: errors panel = legend
+    unnamed = [ax.get_title() for ax in case_figure(image, label, pred).axes + saliency_figure(image, image).axes]
+    assert unnamed[:2] == ["channel 0", "channel 1"] and not any("FLAIR" in t for t in unnamed)
