@@ -11,8 +11,8 @@ shear 0..shear_degrees, labels nearest):
 * ``cached``: ours, bundles/unet's ``data#train_dataset`` (``VolumeCacheDataset`` + ``VolumeSliceDataset``,
   MONAI augmentation chain per slice).
 * ``cached+batch``: the same slices, augmentation per batch (``RandFlipShearBatchd`` in the collate).
-* ``store``: the memory-mapped slice store (``msd_task01_2d_store.yaml#data_per_slice``), per-slice chain.
-* ``store+batch``: the store with batch-level augmentation (``msd_task01_2d_store.yaml#data``, the fast path).
+* ``store``: the memory-mapped slice store (``configs/slice_store.yaml`` with ``store_batch_augmentation: false``), per-slice chain.
+* ``store+batch``: the store with batch-level augmentation (``configs/slice_store.yaml``, the fast path).
 
 Cache and store builds are timed separately (each volume decoded once). Ratios are against ``naive`` and
 ``monai_patchiter`` measured in the same run; rounds are interleaved, the median round counts.
@@ -46,18 +46,18 @@ import transforms  # noqa: E402
 from data.datasets import VolumeSliceDataset  # noqa: E402
 from formats.msd.synthetic import generate_msd_task01  # noqa: E402
 
-STORE_YAML = "%bundles/common/configs/msd_task01_2d_store.yaml"
+STORE_YAML = ROOT / "bundles/unet/configs/slice_store.yaml"
 
 
-def build_parser(dataset_dir: str, roi: int, store_dir: str, block: str | None = None) -> ConfigParser:
-    """The unet bundle's training config on ``dataset_dir``, every case for training; ``block`` of the store YAML."""
+def build_parser(dataset_dir: str, roi: int, store_dir: str, store: str | None = None) -> ConfigParser:
+    """The unet bundle's training config on ``dataset_dir``, every case for training; with the slice-store override
+    file when ``store`` is ``"batch"`` (batch-level augmentation) or ``"per_slice"`` (MONAI's per-slice chain)."""
     parser = ConfigParser()
-    parser.read_config(str(ROOT / "bundles/unet/configs/train.yaml"))
+    parser.read_config([str(ROOT / "bundles/unet/configs/train.yaml"), *([str(STORE_YAML)] if store else [])])
     parser.update({"dataset_dir": dataset_dir, "val_fraction": 0.0, "roi_size": [roi, roi], "num_workers": 0})
     parser.update({"store_dir": store_dir})
-    if block is not None:
-        parser["data"] = f"{STORE_YAML}#{block}"
-        parser.resolve_macro_and_relative_ids()
+    if store:
+        parser["store_batch_augmentation"] = store == "batch"
     return parser
 
 
@@ -122,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
 
         # the store
         t = time.perf_counter()
-        store_fast = build_parser(data_dir, args.roi, store_dir, "data")
+        store_fast = build_parser(data_dir, args.roi, store_dir, "batch")
         store_fast.get_parsed_content("data#store")
         builds["slice store (write, float16)"] = time.perf_counter() - t
-        store_slice = build_parser(data_dir, args.roi, store_dir, "data_per_slice")
+        store_slice = build_parser(data_dir, args.roi, store_dir, "per_slice")
 
         # MONAI's tutorial: CacheDataset + GridPatchDataset(PatchIterd)
         files = parser.get_parsed_content("data#train_files")

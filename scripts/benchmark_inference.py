@@ -44,7 +44,7 @@ from formats.msd.synthetic import generate_msd_task01  # noqa: E402
 
 def bundle_parser(dataset_dir: str, out_dir: str, ckpt_dir: str, dtype: str, overrides: dict) -> ConfigParser:
     parser = ConfigParser()
-    parser.read_config(str(ROOT / "bundles/unet/configs/inference.yaml"))
+    parser.read_config([str(ROOT / "bundles/unet/configs/train.yaml"), str(ROOT / "bundles/unet/configs/inference.yaml")])
     parser.update({"dataset_dir": dataset_dir, "output_dir": out_dir, "ckpt_dir": ckpt_dir, "device": "$torch.device('cpu')"})
     parser.update(overrides)
     parser.resolve_macro_and_relative_ids()

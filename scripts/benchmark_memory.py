@@ -40,31 +40,35 @@ from benchlib import ROOT, header, load, peak_rss_mb, write_section  # noqa: E40
 
 sys.path.insert(0, str(ROOT))
 
-STORE_DATA = "%bundles/common/configs/msd_task01_2d_store.yaml#data"
+STORE_FILE = ROOT / "bundles/unet/configs/slice_store.yaml"
 TRAIN_CONFIG = ROOT / "bundles/unet/configs/train.yaml"
 
 
-def _parser(overrides: dict):
+def _files(store: bool) -> list[str]:
+    """The unet bundle's training config list, with the slice-store override file for the store pipeline."""
+    return [str(TRAIN_CONFIG), *([str(STORE_FILE)] if store else [])]
+
+
+def _parser(overrides: dict, store: bool = False):
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
-    parser.read_config(str(TRAIN_CONFIG))
+    parser.read_config(_files(store))
     parser.update(overrides)
-    parser.resolve_macro_and_relative_ids()
     return parser
 
 
 def child(args_json: str) -> int:
     """Run one measurement in this process and print its peak RSS (MiB) as the last line, as JSON."""
     spec = json.loads(args_json)
-    mode, overrides = spec["mode"], spec["overrides"]
+    mode, overrides, store = spec["mode"], spec["overrides"], spec.get("store", False)
     t = time.perf_counter()
     if mode == "training":
         from monai.bundle import run
 
-        run(config_file=str(TRAIN_CONFIG), **overrides)
+        run(config_file=_files(store), **overrides)
     else:  # data only: every training batch and every validation volume, no network
-        parser = _parser(overrides)
+        parser = _parser(overrides, store)
         slices = volumes = 0
         for batch in parser.get_parsed_content("data#train_loader"):
             slices += len(batch["image"])
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in sizes:  # each size its own store, written here: the runs never write one
                 stores[n] = tmp / f"store_{n}"
                 t = time.perf_counter()
-                _parser({"dataset_dir": str(dirs[n]), "store_dir": str(stores[n]), "data": STORE_DATA}).get_parsed_content("data#store")
+                _parser({"dataset_dir": str(dirs[n]), "store_dir": str(stores[n])}, store=True).get_parsed_content("data#store")
                 store_seconds[n] = time.perf_counter() - t
                 store_mb[n] = sum(f.stat().st_size for f in stores[n].iterdir()) / 2**20
         runs = [(r, m, p, n) for r in range(args.repeats) for m in args.modes for p in args.pipelines for n in sizes]
@@ -154,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                 "device": "cpu", "num_workers": 0,
             }  # fmt: skip
             if pipeline == "store":
-                overrides.update({"data": STORE_DATA, "store_dir": str(stores[n])})
-            spec = json.dumps({"mode": mode, "overrides": overrides})
+                overrides.update({"store_dir": str(stores[n])})
+            spec = json.dumps({"mode": mode, "overrides": overrides, "store": pipeline == "store"})
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", spec]
             before = _snapshot(stores.get(n))
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)

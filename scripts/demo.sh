@@ -42,7 +42,7 @@ echo "== 3/4 evaluate the best checkpoint on the validation cases -> $out/eval"
 if [ -f "$out/eval/metrics.csv" ] && [ "$out/eval/metrics.csv" -nt "$out/train.done" ]; then
   echo "   done before: skipped"
 else
-  "$py" -m monai.bundle run --config_file "$bundle/evaluate.yaml" "${common[@]}" "${redo[@]}" \
+  "$py" -m monai.bundle run --config_file "['$bundle/train.yaml','$bundle/evaluate.yaml']" "${common[@]}" "${redo[@]}" \
     --output_dir "$out/eval" --ckpt_dir "$out/models"
 fi
 
@@ -50,7 +50,7 @@ echo "== 4/4 inference on one held-out (test) volume -> $out/pred"
 if compgen -G "$out/pred/*_seg.nii.gz" > /dev/null && [ "$(ls -t "$out"/pred/*_seg.nii.gz | head -1)" -nt "$out/train.done" ]; then
   echo "   done before: skipped"
 else
-  "$py" -m monai.bundle run --config_file "$bundle/inference.yaml" "${common[@]}" "${redo[@]}" \
+  "$py" -m monai.bundle run --config_file "['$bundle/train.yaml','$bundle/inference.yaml']" "${common[@]}" "${redo[@]}" \
     --max_cases 1 --output_dir "$out/pred" --ckpt_dir "$out/models"
 fi
 

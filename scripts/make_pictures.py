@@ -9,7 +9,7 @@ Of a comparison run (scripts/compare_variants.py; pictures are made there alread
 
 Of any bundle run, with the configs and overrides it was evaluated with (here the demo's):
 
-    python scripts/make_pictures.py --config_file bundles/unet/configs/evaluate.yaml \\
+    python scripts/make_pictures.py --config_file "['bundles/unet/configs/train.yaml','bundles/unet/configs/evaluate.yaml']" \\
         --set dataset_dir=data/Task01_BrainTumour_synthetic --set "roi_size=[64, 64]" --set target_params=0 \\
         --set features=16 --set ckpt_dir=runs/demo/models --set device=cpu \\
         --train_dir runs/demo/train --eval_dir runs/demo/eval --out_dir runs/demo/pictures
@@ -34,7 +34,7 @@ from experiments import draw_pictures, run_pictures  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run_dir", help="a comparison run folder (spec.json, evaluate.yaml, models/, train/, test_eval/)")
-    ap.add_argument("--config_file", help="evaluate config(s) of a bundle: a path or a list \"['a.yaml','b.yaml']\"")
+    ap.add_argument("--config_file", help="evaluate config(s) of a bundle: a path or a list \"['a.yaml','b.yaml']"")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="top-level override (YAML value)")
     ap.add_argument("--train_dir", help="TensorBoard log folder of the training (curves)")
     ap.add_argument("--eval_dir", help="evaluation output folder (val_mean_dice_raw.csv orders the gallery)")

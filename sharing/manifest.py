@@ -15,19 +15,25 @@ from pathlib import Path
 from sharing.audit import OUR_PACKAGES
 from sharing.hashing import IMPORTABLE_SUFFIXES, sha256_file
 
-__all__ = ["CODE_KEY", "code_manifest", "package_files", "compare_code", "importable_names"]
+__all__ = ["CODE_KEY", "NOT_SHIPPED", "code_manifest", "package_files", "compare_code", "importable_names"]
 
 CODE_KEY = "code"
 _IGNORED = ("__pycache__",)
+# modules a bundle never imports, so never shipped: the synthetic twins of the data formats (each format's
+# ``synthetic.py``, imported only by ``DataFormat.synthesize`` for tests and scripts/make_synthetic.py)
+NOT_SHIPPED = ("synthetic.py",)
 
 
 def package_files(root: str | Path, package: str) -> list[str]:
-    """Files of one code package below ``root`` (POSIX paths relative to ``root``), without ``__pycache__``."""
+    """Files of one code package below ``root`` that a bundle ships (POSIX paths relative to ``root``): without
+    ``__pycache__`` and without :data:`NOT_SHIPPED` modules."""
     root = Path(root)
     out = []
     for p in sorted((root / package).rglob("*")):
         rel = p.relative_to(root)
         if any(part in _IGNORED for part in rel.parts) or p.suffix in (".pyc", ".pyo") or p.is_dir():
+            continue
+        if p.name in NOT_SHIPPED:
             continue
         out.append(rel.as_posix())
     return out

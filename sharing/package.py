@@ -33,7 +33,7 @@ import yaml
 from sharing.audit import OUR_PACKAGES, audit_config
 from sharing.configs import ROOT, WORKFLOWS, bundle_config_files, flatten_config
 from sharing.hashing import HASH_KEY, UNHASHED, bundle_files, hash_files
-from sharing.manifest import CODE_KEY, code_manifest
+from sharing.manifest import CODE_KEY, code_manifest, package_files
 
 __all__ = ["package_bundle", "code_packages"]
 
@@ -171,7 +171,9 @@ def package_bundle(
         shutil.copy2(weights, stage / "models" / "model.pt")
         packages = code_packages(list(configs.values()), root=root)
         for package in packages:
-            shutil.copytree(root / package, stage / package, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]"))
+            for rel in package_files(root, package):  # what a bundle imports: no synthetic twins (NOT_SHIPPED)
+                (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / rel, stage / rel)
         if (bundle_dir / "docs").is_dir():
             shutil.copytree(bundle_dir / "docs", stage / "docs")
         card = stage / "docs" / "README.md"

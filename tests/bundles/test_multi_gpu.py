@@ -164,3 +164,22 @@ def test_two_processes_write_one_checkpoint_set_and_agree(bundle, make_data, tmp
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["checkpoint_epoch=1.pt", "model.pt"]
     w0, w1 = (torch.load(tmp_path / f"rank{r}.pt", map_location="cpu", weights_only=True) for r in (0, 1))
     assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)
+
+
+def test_a_new_distributed_run_is_refused_over_earlier_results(ddp_run, synthetic_msd_dir, tmp_path):
+    """train.yaml's output guard holds under torchrun too: rank 0 checks before any rank trains, and nothing of the
+    earlier run is touched."""
+    out, _ = ddp_run
+    before = {p: p.read_bytes() for p in (out / "models").iterdir()}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+        "--log_dir", str(tmp_path / "logs"), "--redirects", "3",
+        "-m", "monai.bundle", "run", "--config_file", str(multi_gpu_files("unet")),
+        "--ckpt_dir", str(out / "models"), "--output_dir", str(out / "runs"), "--epochs", "1",
+        "--dataset_dir", str(synthetic_msd_dir), *TINY,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    logs = "\n".join(_rank_logs(tmp_path / "logs").values())
+    assert "already holds results" in logs and "Epoch[1]" not in logs, logs[-3000:]
+    assert {p: p.read_bytes() for p in (out / "models").iterdir()} == before
