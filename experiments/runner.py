@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from experiments.matrix import BUNDLE_LOSS, LOSSES_FILE, MatrixError, RunSpec, config_files
 from experiments.tensorboard import read_scalars
+import catalog
 
 __all__ = ["ComparisonRunner", "data_override", "make_split"]
 
@@ -45,9 +46,14 @@ RESULT = "result.json"
 
 
 def make_split(
-    dataset_dir: str | os.PathLike, test_fraction: float = 0.2, val_fraction: float = 0.2, seed: int = 0
+    dataset_dir: str | os.PathLike,
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    data_format: str = "msd",
 ) -> dict[str, Any]:
-    """Held-out test, validation and training cases of an MSD data set, by case and deterministic.
+    """Held-out test, validation and training cases of a data set of any registered format (``data_format``, or
+    ``"auto"``), by case (by patient where the format groups cases) and deterministic.
 
     The test cases are split off first (``data.splits.split_by_group`` with ``test_fraction``), the rest is split
     into training and validation (``val_fraction``), both with ``seed``. Every run of a comparison uses these
@@ -60,9 +66,10 @@ def make_split(
     from data.splits import split_by_group
     from formats import FORMATS
 
-    datalist = FORMATS.open(dataset_dir, "msd", num_channels=4).training
-    trainval, test = split_by_group(datalist, (1 - test_fraction, test_fraction), seed=seed)
-    train, val = split_by_group(trainval, (1 - val_fraction, val_fraction), seed=seed)
+    datalist = FORMATS.open(dataset_dir, data_format).training
+    group = "patient_id" if all("patient_id" in d for d in datalist) else "case_id"
+    trainval, test = split_by_group(datalist, (1 - test_fraction, test_fraction), group_key=group, seed=seed)
+    train, val = split_by_group(trainval, (1 - val_fraction, val_fraction), group_key=group, seed=seed)
     if not test or not val:
         raise MatrixError(
             f"{Path(dataset_dir) / 'dataset.json'}: {len(datalist)} cases give {len(train)} train / {len(val)} "
@@ -150,7 +157,12 @@ class ComparisonRunner:
         val_fractions = {float(r.overrides.get("val_fraction", 0.2)) for r in self.runs}
         if len(val_fractions) != 1:
             raise MatrixError(f"runs disagree on val_fraction {sorted(val_fractions)}; the split must be shared.")
-        split = make_split(self.dataset_dir, self.test_fraction, val_fractions.pop(), self.split_seed)
+        formats = {catalog.bundle(r.bundle, self.root).data_format for r in self.runs}
+        if len(formats) != 1:
+            raise MatrixError(f"runs are bundles of different data formats {sorted(map(str, formats))}; compare "
+                              "bundles of one data format (or the generic path's override files).")
+        split = make_split(self.dataset_dir, self.test_fraction, val_fractions.pop(), self.split_seed,
+                           data_format=formats.pop() or "auto")
         split["time_limit"] = self.time_limit
         path = self.exp_dir / "experiment.json"
         if path.is_file():

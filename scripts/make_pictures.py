@@ -34,7 +34,7 @@ from experiments import draw_pictures, run_pictures  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run_dir", help="a comparison run folder (spec.json, evaluate.yaml, models/, train/, test_eval/)")
-    ap.add_argument("--config_file", help="evaluate config(s) of a bundle: a path or a list \"['a.yaml','b.yaml']"")
+    ap.add_argument("--config_file", help="evaluate config(s) of a bundle: a path or a list \"['a.yaml','b.yaml']\"")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="top-level override (YAML value)")
     ap.add_argument("--train_dir", help="TensorBoard log folder of the training (curves)")
     ap.add_argument("--eval_dir", help="evaluation output folder (val_mean_dice_raw.csv orders the gallery)")
