@@ -55,7 +55,7 @@ TRACEBACK_ENV = "UNET_TRACEBACK"  # set to 1 (true, yes) to print the full trace
 TRACEBACK_FILE = "traceback.log"  # name of the full traceback in the run's output folder
 
 # classes registered by dotted name (module.QualName): their modules need not be imported to be recognised
-_REGISTERED: set[str] = {"data.errors.DatasetError", "experiments.matrix.MatrixError"}
+_REGISTERED: set[str] = {"data.errors.DatasetError", "experiments.matrix.MatrixError", "engines.run_folder.RunFolderError"}
 _WORKER_TRACE = "Original Traceback (most recent call last):"  # torch's text of an error raised in a worker
 _state: dict = {"log_folder": None, "previous_hook": None}
 

@@ -37,14 +37,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cli_invocation", "new_run_dir", "record_run", "run_name_from_overrides"]
+__all__ = [
+    "RunFolderError", "cli_invocation", "default_runs_root", "find_run_dir", "new_run_dir", "record_run",
+    "run_name_from_overrides",
+]
 
 logger = logging.getLogger(__name__)
+# overrides of evaluation and inference only: they never name a run and never tell runs apart
+EVALUATION_ONLY = frozenset(
+    "eval_files infer_files max_cases infer_image_file max_pages tta inference_mode prune_level output_ext "
+    "output_scale metrics_dir prediction_ending run initialize".split()
+)
 # overrides that do not change what a run computes (paths, devices, flags of the run folder itself)
 NOT_IN_NAME = frozenset(
     "dataset_dir device ckpt_dir output_dir run_dir runs_root run_name resume overwrite num_workers config_file "
-    "meta_file logging_file args_file infer_files max_cases".split()
-)
+    "meta_file logging_file args_file store_dir fingerprint_dir".split()
+) | EVALUATION_ONLY
+RUNS_ROOT_ENV = "UNET_RUNS_ROOT"
 RUN_FILE = "run.json"
 _PACKAGES = ("torch", "monai", "pytorch-ignite", "numpy", "nibabel", "itk", "pyyaml")
 _MAX_NAME = 80
@@ -102,7 +111,55 @@ def run_name_from_overrides(overrides: Mapping[str, Any]) -> str:
 
 
 def _bundle_name(bundle_root: str | os.PathLike) -> str:
-    return Path(str(bundle_root)).name or "bundle"
+    return Path(str(bundle_root)).resolve().name or "bundle"
+
+
+class RunFolderError(FileNotFoundError):
+    """No run folder fits an evaluation / inference / export; the message names the folder searched and what to do."""
+
+
+def default_runs_root() -> str:
+    """Folder of all run folders: ``$UNET_RUNS_ROOT`` when set (the tests point it at a temporary folder), else
+    ``runs`` (relative to the working directory, the repository root)."""
+    return os.environ.get(RUNS_ROOT_ENV) or "runs"
+
+
+def _model_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in overrides.items() if k not in NOT_IN_NAME and not k.startswith("_")}
+
+
+def find_run_dir(runs_root: str | os.PathLike, bundle_root: str | os.PathLike, run_name: str = "") -> str:
+    """The training run an evaluation / inference of this bundle uses: the newest run folder under
+    ``<runs_root>/<bundle>`` (named ``run_name``, if given) whose training overrides include every override of
+    this command line that changes what a run computes (``--act prelu`` finds the run trained with ``--act
+    prelu``; no such override: the newest run).
+
+    Raises:
+        RunFolderError: no run fits; the message lists the runs there and says to train first or give ``--run_dir``.
+    """
+    bundle_dir = Path(runs_root) / _bundle_name(bundle_root)
+    invocation = cli_invocation()
+    wanted = _model_overrides(invocation[1]) if invocation else {}
+    runs = []
+    for folder in sorted(bundle_dir.glob("*/" + RUN_FILE)):
+        if run_name and not re.fullmatch(re.escape(_slug(run_name).replace("+", "-")) + r"(-\d+)?", folder.parent.name):
+            continue
+        try:
+            record = json.loads(folder.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        trained = _model_overrides(record.get("overrides") or {})
+        if all(k in trained and trained[k] == v for k, v in wanted.items()):
+            runs.append((str(record.get("created", "")), folder.stat().st_mtime, folder.parent))
+    if not runs:
+        known = sorted(p.parent.name for p in bundle_dir.glob("*/" + RUN_FILE))
+        which = f" named {run_name!r}" if run_name else ""
+        trained_with = f" trained with {wanted}" if wanted else ""
+        raise RunFolderError(
+            f"{bundle_dir}: no training run{which}{trained_with} (runs there: {', '.join(known) or 'none'}); train "
+            "first, or give the run folder with --run_dir runs/<bundle>/<name> (or the checkpoint folder with --ckpt_dir)"
+        )
+    return str(max(runs)[2])
 
 
 def new_run_dir(
@@ -161,12 +218,14 @@ def _versions() -> dict[str, str]:
 
 
 def _workflow_files(files: Sequence[str], workflow: str) -> list[str] | None:
-    """The config list of ``workflow`` from the training list: the training files, then the ``<workflow>.yaml``
-    override that sits beside the first ``train.yaml`` of the list (None if there is none)."""
-    for f in files:
-        if Path(f).name == "train.yaml":
-            override = Path(f).with_name(f"{workflow}.yaml")
-            return [*files, str(override)] if override.is_file() else None
+    """The config list of ``workflow`` from the training list: the training files, then the workflow's override
+    file of the last file that has one: ``<name>_<workflow>.yaml`` beside ``<name>.yaml`` (the generic path's
+    ``any_dataset_evaluate.yaml``), or ``<workflow>.yaml`` beside a ``train.yaml`` (None if there is none)."""
+    for f in reversed(files):
+        path = Path(f)
+        override = path.with_name(f"{workflow}.yaml" if path.name == "train.yaml" else f"{path.stem}_{workflow}.yaml")
+        if override.is_file():
+            return [*files, str(override)]
     return None
 
 
@@ -224,7 +283,9 @@ def record_run(
             lists = files if workflow == "train" else _workflow_files(files, workflow)
             if lists is None:
                 continue
-            config = flatten_config(lists, {**overrides, **common, **dict(keys)}, root=root)
+            # the command line's --ckpt_dir wins over the run folder's models/; the workflow's own keys win over both
+            given = {k: v for k, v in overrides.items() if workflow == "train" or k != "output_dir"}
+            config = flatten_config(lists, {**common, **given, **dict(keys)}, root=root)
             path = run_dir / "configs" / f"{workflow}.yaml"
             _write_yaml(config, path, f"{workflow} of run {run_dir.name}: {' + '.join(lists)} with the run's overrides")
         meta = next((Path(f).with_name("metadata.json") for f in files if Path(f).with_name("metadata.json").is_file()), None)

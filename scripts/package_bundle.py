@@ -6,6 +6,8 @@ Usage (from anywhere; `--set` takes the overrides that were used for training, v
     python scripts/package_bundle.py bundles/nas_unet --out dist --weights bundles/nas_unet/models/model.pt
     python scripts/package_bundle.py bundles/liver_fcn8s --base bundles/liver_improved_skip_unet --out dist
     python scripts/package_bundle.py bundles/unet --out dist --set target_params=0 --set features=16
+    python scripts/package_bundle.py --run_dir runs/unet/act-prelu --out dist    # a run folder: nothing else needed
+    python scripts/package_bundle.py --run_dir runs/unet/act-prelu --out dist    # a run folder: nothing else needed
 
 Prints the archive path; exit status 1 with the file named when something is missing or the weights do not fit.
 """
@@ -13,6 +15,7 @@ Prints the archive path; exit status 1 with the file named when something is mis
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -37,9 +40,34 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
+def from_run_dir(run_dir: Path) -> tuple[str, Path, dict]:
+    """(bundle folder, best weights, training overrides) of a training run folder (engines/run_folder.py).
+
+    Raises:
+        FileNotFoundError: no run.json, or no best weights, named.
+        ValueError: the run trained on configs other than its bundle's (the generic path): named.
+    """
+    import catalog
+    from engines.run_folder import NOT_IN_NAME, RUN_FILE
+
+    record_file = run_dir / RUN_FILE
+    if not record_file.is_file():
+        raise FileNotFoundError(f"{record_file}: not found; --run_dir takes a training run folder (runs/<bundle>/<name>)")
+    record = json.loads(record_file.read_text(encoding="utf-8"))
+    bundle = run_dir.resolve().parent.name
+    expected = catalog.config_files(bundle, "train")
+    if [str(Path(f)) for f in record.get("config_files", [])] != [str(Path(f)) for f in expected]:
+        raise ValueError(f"{record_file}: trained with {record.get('config_files')}, not bundle {bundle}'s {expected}; "
+                         "package a run of a repository bundle")
+    overrides = record.get("overrides") or {}
+    weights = Path(overrides.get("ckpt_dir") or run_dir / "models") / "model.pt"
+    return f"bundles/{bundle}", weights, {k: v for k, v in overrides.items() if k not in NOT_IN_NAME}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bundle", help="bundle folder, e.g. bundles/unet")
+    parser.add_argument("bundle", nargs="?", help="bundle folder, e.g. bundles/unet (or give --run_dir)")
+    parser.add_argument("--run_dir", help="a training run folder (runs/<bundle>/<name>): its bundle, weights, overrides")
     parser.add_argument("--out", default="dist", help="folder for the archive (default: %(default)s)")
     parser.add_argument("--weights", help="best weights (default: <bundle>/models/model.pt)")
     parser.add_argument("--base", help="bundle an override bundle overrides (default for variant.yaml: bundles/unet)")
@@ -47,9 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="top-level config override")
     args = parser.parse_args(argv)
     try:
-        archive = package_bundle(
-            args.bundle, args.out, weights=args.weights, overrides=parse_set(args.set), base=args.base, name=args.name
-        )
+        bundle, weights, overrides = args.bundle, args.weights, parse_set(args.set)
+        if args.run_dir:
+            bundle, run_weights, run_overrides = from_run_dir(Path(args.run_dir))
+            weights, overrides = weights or run_weights, {**run_overrides, **overrides}
+        elif not bundle:
+            parser.error("give a bundle folder (bundles/<name>) or --run_dir")
+        archive = package_bundle(bundle, args.out, weights=weights, overrides=overrides, base=args.base, name=args.name)
     except (FileNotFoundError, ValueError) as e:
         print(f"FAIL {e}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import locale
+import os
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,19 @@ def _keep_the_locale():
     yield
     if locale.setlocale(locale.LC_ALL) != saved:
         locale.setlocale(locale.LC_ALL, saved)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runs_root(tmp_path_factory: pytest.TempPathFactory):
+    """Run folders of bundles trained by the tests (train.yaml's ``runs_root``, read from ``UNET_RUNS_ROOT``, which
+    the bundle subprocesses inherit) go to a temporary folder, never to the repository's ``runs/``."""
+    saved = os.environ.get("UNET_RUNS_ROOT")
+    os.environ["UNET_RUNS_ROOT"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+    if saved is None:
+        os.environ.pop("UNET_RUNS_ROOT", None)
+    else:
+        os.environ["UNET_RUNS_ROOT"] = saved
 
 
 SYNTHETIC_MSD = {"num_training": 6, "num_test": 2, "spatial_size": (32, 32, 12), "seed": 0}
