@@ -158,7 +158,7 @@ class ModularUNet(nn.Module):
         deep_supr_num: number of extra heads, ``1 .. depth - 1``, on decoder levels ``1 .. deep_supr_num``
             (resolutions ``1/2 .. 1/2^deep_supr_num``). Default (``None``): ``depth - 1``, every decoder level
             (nnU-Net's choice; its loss gives the lowest one weight 0, ``losses.DeepSupervisionLoss`` with
-            ``weight_mode="nnunet"``).
+            ``weight_mode="nnunet"``); at depth 1 that is no head, and training returns the plain output.
 
     Shape:
         ``(N, in_channels, *S)`` → ``(N, out_channels, *S')``: ``S' = S`` with same padding (any ``S``
@@ -264,7 +264,7 @@ class ModularUNet(nn.Module):
                     "its output); use padding='same' or deep_supervision=False."
                 )
             n_heads = depth - 1 if deep_supr_num is None else int(deep_supr_num)
-            if not 1 <= n_heads <= depth - 1:
+            if deep_supr_num is not None and not 1 <= n_heads <= depth - 1:
                 raise ValueError(
                     f"deep_supr_num must be in 1..depth - 1 = {depth - 1} (one head per decoder level above the "
                     f"final output), got {deep_supr_num}" + (" (depth 1 has no such level)." if depth == 1 else ".")
@@ -283,7 +283,7 @@ class ModularUNet(nn.Module):
             skips.append(skip)
         x = self.bottom(x)
         n = len(skips)
-        supervise = self.training and self.deep_supervision
+        supervise = self.training and self.deep_supr_num > 0
         levels: list[torch.Tensor] = []  # decoder outputs under a head (kept only when they are used)
         for j, stage in enumerate(self.decoder):
             x = stage(x, skips[n - 1 - j])

@@ -116,9 +116,16 @@ class TestDeepSupervision(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "deep_supr_num must be in 1..depth - 1 = 2"):
             ModularUNet(features=2, depth=3, deep_supervision=True, deep_supr_num=3)
         with self.assertRaisesRegex(ValueError, "depth 1 has no such level"):
-            ModularUNet(features=2, depth=1, deep_supervision=True)
+            ModularUNet(features=2, depth=1, deep_supervision=True, deep_supr_num=1)
         with self.assertRaisesRegex(ValueError, "needs padding='same'"):
             ModularUNet(features=2, depth=2, padding="valid", deep_supervision=True)
+
+    def test_depth_1_by_default_has_no_head_and_returns_the_plain_output(self):
+        # the generic path switches deep supervision on for every plan; a depth-1 plan has no level to supervise
+        net = ModularUNet(spatial_dims=3, in_channels=1, out_channels=2, features=2, depth=1, deep_supervision=True)
+        self.assertEqual((net.deep_supr_num, len(net.ds_heads)), (0, 0))
+        y = run_forward_backward(net, 1, (6, 5, 4))
+        self.assertEqual(tuple(y.shape), (2, 2, 6, 5, 4))
 
 
 class TestExactParameterCounts(unittest.TestCase):
