@@ -152,9 +152,9 @@ class ModularUNet(nn.Module):
         bottom_concat: the bottom ConvBlock outputs the concatenation of its two convolutions (seed 004
             "Ours1"), doubling the channels into the first UpOp.
         deep_supervision: build 1×1 conv heads on ``deep_supr_num`` decoder levels above the final output and
-            return them in training (see Shape). Same padding only. The heads are built only when true, so a
-            checkpoint trained with them loads into a network built with them (evaluation and inference
-            configs pass the same option); they cost ``deep_supr_num · (F_i + 1) · out_channels`` parameters.
+            return them in training (see Shape). Same padding only. The heads are built only when true (they cost
+            ``(F_i + 1) · out_channels`` parameters each); a network without heads ignores the ``ds_heads.*``
+            entries of a checkpoint trained with them, so evaluation and inference need not repeat the option.
         deep_supr_num: number of extra heads, ``1 .. depth - 1``, on decoder levels ``1 .. deep_supr_num``
             (resolutions ``1/2 .. 1/2^deep_supr_num``). Default (``None``): ``depth - 1``, every decoder level
             (nnU-Net's choice; its loss gives the lowest one weight 0, ``losses.DeepSupervisionLoss`` with
@@ -298,6 +298,14 @@ class ModularUNet(nn.Module):
             outputs.append(F.interpolate(head(levels[k]), size=size, mode="nearest"))
         outputs.append(out)
         return torch.stack(outputs, dim=1)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        """A network without heads drops the heads of a deeply supervised checkpoint (they serve training only), so
+        evaluation and inference load it whether or not they repeat ``deep_supervision``."""
+        if len(self.ds_heads) == 0:
+            for key in [k for k in state_dict if k.startswith(prefix + "ds_heads.")]:
+                del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
     # ---- size arithmetic (valid padding; overlap-tile inference uses it) -------------------------------
     def _trace(self, n: int) -> tuple[int, bool]:

@@ -113,6 +113,21 @@ class TestDeepSupervision(unittest.TestCase):
         with torch.no_grad():
             torch.testing.assert_close(heads(x), plain(x))
 
+    def test_checkpoint_with_heads_loads_into_a_network_without(self):
+        torch.manual_seed(0)
+        heads = ModularUNet(in_channels=1, features=4, depth=3, deep_supervision=True).eval()
+        plain = ModularUNet(in_channels=1, features=4, depth=3).eval()
+        plain.load_state_dict(heads.state_dict())  # strict: the heads' entries are dropped, nothing else
+        x = torch.randn(1, 1, 16, 16)
+        with torch.no_grad():
+            torch.testing.assert_close(plain(x), heads(x))
+        with self.assertRaisesRegex(RuntimeError, "Missing key.*ds_heads.0.weight"):  # the reverse is an error
+            ModularUNet(in_channels=1, features=4, depth=3, deep_supervision=True).load_state_dict(plain.state_dict())
+        wrapped = torch.nn.Sequential(plain)  # under a prefix too
+        wrapped.load_state_dict({f"0.{k}": v for k, v in heads.state_dict().items()})
+        with self.assertRaisesRegex(RuntimeError, "Unexpected key.*head.bogus"):  # other unknown keys still fail
+            plain.load_state_dict({**heads.state_dict(), "head.bogus": torch.zeros(1)})
+
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "deep_supr_num must be in 1..depth - 1 = 2"):
             ModularUNet(features=2, depth=3, deep_supervision=True, deep_supr_num=3)
