@@ -128,6 +128,10 @@ class TestDeepSupervision(unittest.TestCase):
         with self.assertRaisesRegex(RuntimeError, "Unexpected key.*head.bogus"):  # other unknown keys still fail
             plain.load_state_dict({**heads.state_dict(), "head.bogus": torch.zeros(1)})
 
+    @parameterized.expand([["ours1_bottom_concat", dict(bottom_concat=True)], ["ours2_first_conv_tap", dict(skip_tap="first_conv")]])
+    def test_improved_skip_taps_with_heads(self, _, taps):
+        check_network(ModularUNet, {**TINY, "depth": 3, **DS, **taps}, {2: (33, 35), 3: (16, 17, 19)}, 2, 3, script=False, heads=3)
+
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "deep_supr_num must be in 1..depth - 1 = 2"):
             ModularUNet(features=2, depth=3, deep_supervision=True, deep_supr_num=3)
