@@ -5,12 +5,12 @@ definitions a bundle switches between are in bundles/common/configs/losses.yaml 
 
 from losses.class_weights import class_frequency_weights, count_classes
 from losses.cross_entropy import CrossEntropyLoss, WeightedBCELoss
-from losses.deep_supervision import DeepSupervisionLoss
+from losses.deep_supervision import DeepSupervisionLoss, nnunet_weights
 from losses.focal_tversky import FocalTverskyLoss
 from losses.unified_focal import UnifiedFocalLoss
 from losses.utils import reduce_loss, safe_pow
 
 __all__ = [
     "CrossEntropyLoss", "DeepSupervisionLoss", "FocalTverskyLoss", "UnifiedFocalLoss", "WeightedBCELoss",
-    "class_frequency_weights", "count_classes", "reduce_loss", "safe_pow",
+    "class_frequency_weights", "count_classes", "nnunet_weights", "reduce_loss", "safe_pow",
 ]

@@ -8,7 +8,29 @@ import torch
 from monai.losses import DeepSupervisionLoss as _MonaiDeepSupervisionLoss
 from torch.nn.modules.loss import _Loss
 
-__all__ = ["DeepSupervisionLoss"]
+__all__ = ["DeepSupervisionLoss", "nnunet_weights"]
+
+WEIGHT_MODES = ("same", "exp", "two", "nnunet")
+
+
+def nnunet_weights(levels: int) -> list[float]:
+    """nnU-Net's deep-supervision weights for ``levels`` outputs ordered coarsest first, final output last.
+
+    ``w_l ∝ 2^-(levels - 1 - l)`` (1 for the final output, halving per level away from it), the coarsest output
+    gets 0 (nnU-Net excludes the lowest resolution), normalised to sum 1. One output: ``[1.0]``. Four outputs
+    (a depth-4 U-Net with heads on every decoder level): ``[0, 1/7, 2/7, 4/7]``.
+
+    Raises:
+        ValueError: ``levels < 1``.
+    """
+    if levels < 1:
+        raise ValueError(f"deep supervision needs at least one output, got levels={levels}.")
+    if levels == 1:
+        return [1.0]
+    raw = [0.5 ** (levels - 1 - l) for l in range(levels)]
+    raw[0] = 0.0
+    total = sum(raw)
+    return [w / total for w in raw]
 
 
 class DeepSupervisionLoss(_MonaiDeepSupervisionLoss):
@@ -25,12 +47,15 @@ class DeepSupervisionLoss(_MonaiDeepSupervisionLoss):
 
     Order matters for ``"exp"`` and ``"two"`` (weight 1 on the *first* output, MONAI's DynUNet convention of the
     final output first). Our UNet++ stacks its heads from the shallowest ``x^{0,1}`` to the final ``x^{0,L}``,
-    so the default here is ``"same"`` (UNet++ weights every head equally; the sum is not averaged).
+    and the modular U-Net with ``deep_supervision`` from the coarsest decoder level to the final output, so the
+    default here is ``"same"`` (UNet++ weights every head equally; the sum is not averaged) and ``"nnunet"`` is
+    written for the final output *last*.
 
     Args:
         loss: the loss applied to every output, e.g. ``DiceCELoss(sigmoid=True, lambda_ce=0.5)`` (UNet++ hybrid).
-        weight_mode: ``"same"`` (default: all 1), ``"exp"`` (1, 0.5, 0.25, ..., at least 0.0625) or ``"two"``
-            (1, 0.5, 0.5, ...).
+        weight_mode: ``"same"`` (default: all 1), ``"exp"`` (1, 0.5, 0.25, ..., at least 0.0625), ``"two"``
+            (1, 0.5, 0.5, ...) or ``"nnunet"`` (:func:`nnunet_weights`: final output last, halving per level
+            away from it, the first (coarsest) output 0, normalised to sum 1).
         weights: explicit weights, one per output (overrides ``weight_mode``).
         stack_dim: dimension of a stacked output that indexes the heads.
     """
@@ -42,8 +67,8 @@ class DeepSupervisionLoss(_MonaiDeepSupervisionLoss):
         weights: Sequence[float] | None = None,
         stack_dim: int = 1,
     ) -> None:
-        if weight_mode not in ("same", "exp", "two"):
-            raise ValueError(f"weight_mode must be 'same', 'exp' or 'two', got {weight_mode!r}.")
+        if weight_mode not in WEIGHT_MODES:
+            raise ValueError(f"weight_mode must be one of {', '.join(WEIGHT_MODES)}, got {weight_mode!r}.")
         weights = None if weights is None else [float(w) for w in weights]
         super().__init__(loss=loss, weight_mode=weight_mode, weights=weights)
         self.stack_dim = stack_dim
@@ -51,6 +76,8 @@ class DeepSupervisionLoss(_MonaiDeepSupervisionLoss):
     def get_weights(self, levels: int = 1) -> list[float]:
         if self.weights is not None and len(self.weights) != levels:
             raise ValueError(f"{len(self.weights)} deep-supervision weights given for {levels} outputs.")
+        if self.weights is None and self.weight_mode == "nnunet":
+            return nnunet_weights(max(1, levels))
         return super().get_weights(levels)
 
     def forward(self, input: torch.Tensor | Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:

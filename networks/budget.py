@@ -68,7 +68,8 @@ def solve_width(
 
 
 def budgeted_modular_unet(target_params: int | None = None, tolerance: float = 0.01, **kwargs: Any) -> ModularUNet:
-    """A :class:`ModularUNet` whose base width is solved so it has ``target_params`` parameters.
+    """A :class:`ModularUNet` whose base width is solved so it has ``target_params`` parameters (deep-supervision
+    heads, when ``deep_supervision=True``, are counted in the budget).
 
     With ``target_params`` ``None`` or 0 the given ``features`` are used unchanged, so one bundle key switches
     the budget on and off (``--target_params 0`` on the command line: MONAI's CLI drops ``None`` overrides). All other arguments are those of :class:`ModularUNet`.

@@ -2,6 +2,12 @@
 
     h_{i+1}^D = DownOp(ConvBlock(h_i^D; F_i))
     h_{i+1}^U = UpOp(ConvBlock(SkipConn(h_i^U, h_{2(L-1)-i}^D); F_{2(L-1)-i}))
+
+Optional deep supervision (nnU-Net, MONAI's DynUNet): 1×1 conv heads on the outputs of the decoder levels
+``deep_supr_num .. 1`` above the final one; in training the network returns them, upsampled (nearest) to the
+output size, stacked on dim 1 with the final output last, ``(N, 1 + deep_supr_num, C, *S)``, the layout of our
+UNet++ (``losses.DeepSupervisionLoss`` unbinds it, the train postprocessing takes ``[-1]``). In eval mode only
+the final output is returned, so validation and inference are unchanged.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from networks.blocks.common import check_padding, match_size, plain_conv
@@ -144,10 +151,25 @@ class ModularUNet(nn.Module):
             (after its first convolution: the improved skip of Li et al. 2022, seed 004 "Ours2").
         bottom_concat: the bottom ConvBlock outputs the concatenation of its two convolutions (seed 004
             "Ours1"), doubling the channels into the first UpOp.
+        deep_supervision: build 1×1 conv heads on ``deep_supr_num`` decoder levels above the final output and
+            return them in training (see Shape). Same padding only. The heads are built only when true (they cost
+            ``(F_i + 1) · out_channels`` parameters each); a network without heads ignores the ``ds_heads.*``
+            entries of a checkpoint trained with them, so evaluation and inference need not repeat the option.
+        deep_supr_num: number of extra heads, ``1 .. depth - 1``, on decoder levels ``1 .. deep_supr_num``
+            (resolutions ``1/2 .. 1/2^deep_supr_num``). Default (``None``): ``depth - 1``, every decoder level
+            (nnU-Net's choice; its loss gives the lowest one weight 0, ``losses.DeepSupervisionLoss`` with
+            ``weight_mode="nnunet"``); at depth 1 that is no head, and training returns the plain output.
 
     Shape:
         ``(N, in_channels, *S)`` → ``(N, out_channels, *S')``: ``S' = S`` with same padding (any ``S``
-        with every side ≥ 2^depth), ``S' = output_size(S)`` with valid padding.
+        with every side ≥ 2^depth), ``S' = output_size(S)`` with valid padding. In training with
+        ``deep_supervision``: ``(N, 1 + deep_supr_num, out_channels, *S)``, heads from the coarsest (level
+        ``deep_supr_num``, upsampled by nearest neighbour) to the final output (last).
+
+    Raises:
+        ValueError: an unknown slot name (the message lists the valid ones), a bad depth, features, dropout,
+            padding or skip tap, or deep supervision with valid padding or ``deep_supr_num`` outside
+            ``1 .. depth - 1``.
     """
 
     def __init__(
@@ -174,6 +196,8 @@ class ModularUNet(nn.Module):
         up_kwargs: dict | None = None,
         skip_tap: str = "output",
         bottom_concat: bool = False,
+        deep_supervision: bool = False,
+        deep_supr_num: int | None = None,
     ) -> None:
         super().__init__()
         if skip_tap not in ("output", "first_conv"):
@@ -231,6 +255,26 @@ class ModularUNet(nn.Module):
                 )
             )
         self.head = plain_conv(spatial_dims, f[0], out_channels, 1, bias=True)
+        self.deep_supervision = bool(deep_supervision)
+        n_heads = 0
+        if self.deep_supervision:
+            if self.padding != "same":
+                raise ValueError(
+                    "deep_supervision=True needs padding='same' (heads of a valid-padding U-Net do not align with "
+                    "its output); use padding='same' or deep_supervision=False."
+                )
+            n_heads = depth - 1 if deep_supr_num is None else int(deep_supr_num)
+            if deep_supr_num is not None and not 1 <= n_heads <= depth - 1:
+                raise ValueError(
+                    f"deep_supr_num must be in 1..depth - 1 = {depth - 1} (one head per decoder level above the "
+                    f"final output), got {deep_supr_num}" + (" (depth 1 has no such level)." if depth == 1 else ".")
+                )
+        self.deep_supr_num = n_heads
+        # heads on decoder levels n_heads .. 1, coarsest first; decoder stage j outputs level depth - 1 - j
+        self.ds_first_stage = depth - 1 - n_heads
+        self.ds_heads = nn.ModuleList(
+            [plain_conv(spatial_dims, f[i], out_channels, 1, bias=True) for i in range(n_heads, 0, -1)]
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips: list[torch.Tensor] = []
@@ -239,9 +283,29 @@ class ModularUNet(nn.Module):
             skips.append(skip)
         x = self.bottom(x)
         n = len(skips)
+        supervise = self.training and self.deep_supr_num > 0
+        levels: list[torch.Tensor] = []  # decoder outputs under a head (kept only when they are used)
         for j, stage in enumerate(self.decoder):
             x = stage(x, skips[n - 1 - j])
-        return self.head(x)
+            if supervise and j >= self.ds_first_stage:
+                levels.append(x)
+        out = self.head(x)
+        if not supervise:
+            return out
+        size = list(out.shape[2:])
+        outputs: list[torch.Tensor] = []
+        for k, head in enumerate(self.ds_heads):
+            outputs.append(F.interpolate(head(levels[k]), size=size, mode="nearest"))
+        outputs.append(out)
+        return torch.stack(outputs, dim=1)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        """A network without heads drops the heads of a deeply supervised checkpoint (they serve training only), so
+        evaluation and inference load it whether or not they repeat ``deep_supervision``."""
+        if len(self.ds_heads) == 0:
+            for key in [k for k in state_dict if k.startswith(prefix + "ds_heads.")]:
+                del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
     # ---- size arithmetic (valid padding; overlap-tile inference uses it) -------------------------------
     def _trace(self, n: int) -> tuple[int, bool]:

@@ -7,7 +7,7 @@ import torch
 from monai.losses import DiceCELoss, DiceLoss
 from parameterized import parameterized
 
-from losses import DeepSupervisionLoss, FocalTverskyLoss
+from losses import DeepSupervisionLoss, FocalTverskyLoss, nnunet_weights
 from tests.masks import DISJOINT, GT, HALF, PERFECT, logits
 
 DICE = {"perfect": 0.0, "half": 0.5, "disjoint": 1.0}  # Dice loss of the hand-made masks (up to 1e-5)
@@ -20,12 +20,25 @@ HEADS = [logits(PERFECT), logits(HALF), logits(DISJOINT)]
         ("exp", {"weight_mode": "exp"}, 1.0 * 0.0 + 0.5 * 0.5 + 0.25 * 1.0),
         ("two", {"weight_mode": "two"}, 1.0 * 0.0 + 0.5 * 0.5 + 0.5 * 1.0),
         ("explicit", {"weights": [0.2, 0.3, 0.5]}, 0.2 * 0.0 + 0.3 * 0.5 + 0.5 * 1.0),
+        # final output last: raw 0 (coarsest excluded), 0.5, 1 -> normalised 0, 1/3, 2/3
+        ("nnunet", {"weight_mode": "nnunet"}, 0.0 * 0.0 + 0.5 / 3 + 2.0 / 3 * 1.0),
     ]
 )
 def test_weighted_sum_by_hand(_, kwargs, expected):
     loss = DeepSupervisionLoss(DiceLoss(sigmoid=True), **kwargs)
     for outputs in (HEADS, tuple(HEADS), torch.stack(HEADS, dim=1)):  # list, tuple, (B, L, C, H, W)
         assert loss(outputs, GT).item() == pytest.approx(expected, abs=1e-4)
+
+
+@parameterized.expand([(1, [1.0]), (2, [0.0, 1.0]), (3, [0.0, 1 / 3, 2 / 3]), (4, [0.0, 1 / 7, 2 / 7, 4 / 7])])
+def test_nnunet_weights_halve_exclude_the_coarsest_and_sum_to_one(levels, expected):
+    assert nnunet_weights(levels) == pytest.approx(expected)
+    assert DeepSupervisionLoss(DiceLoss(sigmoid=True), weight_mode="nnunet").get_weights(levels) == pytest.approx(expected)
+
+
+def test_nnunet_weights_need_an_output():
+    with pytest.raises(ValueError, match="at least one output"):
+        nnunet_weights(0)
 
 
 def test_single_output_passes_through():

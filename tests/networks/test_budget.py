@@ -27,6 +27,16 @@ class TestBudget(unittest.TestCase):
             net = budgeted_modular_unet(target_params=8_500_000, in_channels=4, out_channels=1, **slots)
         self.assertLess(abs(count_parameters(net) - 8_500_000) / 8_500_000, 0.01)
 
+    @parameterized.expand([["unet", {}], ["nas_unet", {"conv_block": "nasnet_normal"}]])
+    def test_deep_supervision_heads_inside_the_budget(self, _, slots):
+        # the heads are counted: the solved width shrinks a little and the total still hits the target
+        with torch.device("meta"):
+            net = budgeted_modular_unet(target_params=8_500_000, in_channels=4, out_channels=3, deep_supervision=True, **slots)
+        self.assertEqual(len(net.ds_heads), 3)
+        self.assertLess(abs(count_parameters(net) - 8_500_000) / 8_500_000, 0.01)
+        heads = sum(count_parameters(h) for h in net.ds_heads)
+        self.assertEqual(heads, sum((f + 1) * 3 for f in net.features[1:4]))
+
     def test_none_keeps_the_given_width(self):
         net = budgeted_modular_unet(target_params=None, features=3, depth=2)
         self.assertEqual(net.features, [3, 6, 12])

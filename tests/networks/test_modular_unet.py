@@ -1,5 +1,5 @@
-"""ModularUNet: every registered slot combination through the shared tester; exact 2015 parameter counts;
-valid-padding size arithmetic; errors that list the valid names."""
+"""ModularUNet: every registered slot combination through the shared tester, with and without deep-supervision
+heads; exact 2015 parameter counts; valid-padding size arithmetic; errors that list the valid names."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from tests.networks.tester import check_network, check_torchscript, run_forward_
 
 SAME_SIZES = {2: (35, 33), 3: (19, 17, 21)}
 TINY = dict(in_channels=2, out_channels=3, features=4, depth=2)
+DS_SIZES = {2: (21, 19), 3: (13, 15, 13)}  # smaller than SAME_SIZES: the plain run above covers the larger ones
+DS = dict(deep_supervision=True)  # depth 2: one extra head (level 1) + the final output
 
 # every registered combination (forward, backward, output shape in 2D and 3D at odd sizes)
 ALL_COMBINATIONS = [
@@ -40,9 +42,22 @@ class TestEveryCombination(unittest.TestCase):
         check_network(ModularUNet, {**TINY, **slots}, {2: SAME_SIZES[2]}, 2, 3, script=True)
         check_network(ModularUNet, {**TINY, **slots}, {3: SAME_SIZES[3]}, 2, 3, script=False)
 
+    @parameterized.expand(ALL_COMBINATIONS)
+    def test_deep_supervision_2d_3d(self, _, slots):
+        # heads stacked in training (every head gets a gradient), one output in eval mode
+        check_network(ModularUNet, {**TINY, **DS, **slots}, DS_SIZES, 2, 3, script=False, heads=2)
+
     @parameterized.expand(ONE_AT_A_TIME)
     def test_torchscript(self, _, slots):
         check_network(ModularUNet, {**TINY, **slots}, {2: (33, 35), 3: (17, 19, 15)}, 2, 3, script=True)
+
+    # the heads' code does not depend on the slots (scripting every module: test_torchscript): two cases
+    @parameterized.expand([["plain", {}], *[c for c in ONE_AT_A_TIME if c[0] == "nas_reduction"]])
+    def test_torchscript_deep_supervision(self, _, slots):
+        # 2D: depth 3, two extra heads (levels 2 and 1); 3D: depth 2, one; odd sizes; scripted = final output
+        kwargs = {**TINY, **DS, **slots}
+        check_network(ModularUNet, {**kwargs, "depth": 3, "deep_supr_num": 2}, {2: (33, 35)}, 2, 3, script=True, heads=3)
+        check_network(ModularUNet, kwargs, {3: (17, 19, 15)}, 2, 3, script=True, heads=2)
 
     @parameterized.expand([[b, s] for b in VALID_BLOCKS for s in SKIPS.names()])
     def test_valid_padding(self, block, skip):
@@ -52,6 +67,85 @@ class TestEveryCombination(unittest.TestCase):
         net = ModularUNet(spatial_dims=2, padding="valid", conv_block=block, skip=skip, **TINY)
         sizes = {2: (net.input_size_for(17), net.input_size_for(21)), 3: (net.input_size_for(9),) * 3}
         check_network(ModularUNet, {**TINY, "padding": "valid", "conv_block": block, "skip": skip}, sizes, 2, 3, expected)
+
+
+class TestDeepSupervision(unittest.TestCase):
+    def _train_outputs_with_eval_submodules(self, net, x):
+        # top-level training flag on, every submodule in eval (batch norm on running statistics): the stacked
+        # heads and the eval output come from the same weights and statistics
+        net.eval()
+        with torch.no_grad():
+            single = net(x)
+            net.training = True
+            stacked = net(x)
+            net.training = False
+        return stacked, single
+
+    def test_final_head_is_the_eval_output_and_heads_are_coarse(self):
+        torch.manual_seed(0)
+        net = ModularUNet(spatial_dims=2, in_channels=1, out_channels=2, features=4, depth=3, deep_supervision=True)
+        self.assertEqual(net.deep_supr_num, 2)  # default: every decoder level above the final one (nnU-Net)
+        x = torch.randn(1, 1, 32, 24)
+        stacked, single = self._train_outputs_with_eval_submodules(net, x)
+        self.assertEqual(tuple(stacked.shape), (1, 3, 2, 32, 24))
+        torch.testing.assert_close(stacked[:, -1], single)
+        # head 0 sits on level 2 (1/4 resolution), head 1 on level 1 (1/2): nearest upsampling repeats blocks
+        for head, factor in ((0, 4), (1, 2)):
+            coarse = stacked[:, head, :, ::factor, ::factor]
+            up = coarse.repeat_interleave(factor, dim=-1).repeat_interleave(factor, dim=-2)
+            torch.testing.assert_close(stacked[:, head], up)
+            self.assertFalse(torch.equal(stacked[:, head], single))
+
+    def test_off_by_default_adds_no_parameters(self):
+        plain = ModularUNet(in_channels=1, out_channels=3, features=4, depth=3)
+        heads = ModularUNet(in_channels=1, out_channels=3, features=4, depth=3, deep_supervision=True)
+        self.assertEqual(plain.deep_supr_num, 0)
+        self.assertNotIn("ds_heads.0.weight", plain.state_dict())
+        # one 1x1 conv per head: (F_i + 1) * out_channels, levels 2 and 1 (F = 16, 8)
+        self.assertEqual(count_parameters(heads) - count_parameters(plain), (16 + 1) * 3 + (8 + 1) * 3)
+
+    def test_eval_output_is_the_plain_network_with_the_same_weights(self):
+        torch.manual_seed(0)
+        heads = ModularUNet(in_channels=1, features=4, depth=2, deep_supervision=True).eval()
+        plain = ModularUNet(in_channels=1, features=4, depth=2).eval()
+        plain.load_state_dict({k: v for k, v in heads.state_dict().items() if not k.startswith("ds_heads.")})
+        x = torch.randn(2, 1, 16, 16)
+        with torch.no_grad():
+            torch.testing.assert_close(heads(x), plain(x))
+
+    def test_checkpoint_with_heads_loads_into_a_network_without(self):
+        torch.manual_seed(0)
+        heads = ModularUNet(in_channels=1, features=4, depth=3, deep_supervision=True).eval()
+        plain = ModularUNet(in_channels=1, features=4, depth=3).eval()
+        plain.load_state_dict(heads.state_dict())  # strict: the heads' entries are dropped, nothing else
+        x = torch.randn(1, 1, 16, 16)
+        with torch.no_grad():
+            torch.testing.assert_close(plain(x), heads(x))
+        with self.assertRaisesRegex(RuntimeError, "Missing key.*ds_heads.0.weight"):  # the reverse is an error
+            ModularUNet(in_channels=1, features=4, depth=3, deep_supervision=True).load_state_dict(plain.state_dict())
+        wrapped = torch.nn.Sequential(plain)  # under a prefix too
+        wrapped.load_state_dict({f"0.{k}": v for k, v in heads.state_dict().items()})
+        with self.assertRaisesRegex(RuntimeError, "Unexpected key.*head.bogus"):  # other unknown keys still fail
+            plain.load_state_dict({**heads.state_dict(), "head.bogus": torch.zeros(1)})
+
+    @parameterized.expand([["ours1_bottom_concat", dict(bottom_concat=True)], ["ours2_first_conv_tap", dict(skip_tap="first_conv")]])
+    def test_improved_skip_taps_with_heads(self, _, taps):
+        check_network(ModularUNet, {**TINY, "depth": 3, **DS, **taps}, {2: (33, 35), 3: (16, 17, 19)}, 2, 3, script=False, heads=3)
+
+    def test_errors(self):
+        with self.assertRaisesRegex(ValueError, "deep_supr_num must be in 1..depth - 1 = 2"):
+            ModularUNet(features=2, depth=3, deep_supervision=True, deep_supr_num=3)
+        with self.assertRaisesRegex(ValueError, "depth 1 has no such level"):
+            ModularUNet(features=2, depth=1, deep_supervision=True, deep_supr_num=1)
+        with self.assertRaisesRegex(ValueError, "needs padding='same'"):
+            ModularUNet(features=2, depth=2, padding="valid", deep_supervision=True)
+
+    def test_depth_1_by_default_has_no_head_and_returns_the_plain_output(self):
+        # the generic path switches deep supervision on for every plan; a depth-1 plan has no level to supervise
+        net = ModularUNet(spatial_dims=3, in_channels=1, out_channels=2, features=2, depth=1, deep_supervision=True)
+        self.assertEqual((net.deep_supr_num, len(net.ds_heads)), (0, 0))
+        y = run_forward_backward(net, 1, (6, 5, 4))
+        self.assertEqual(tuple(y.shape), (2, 2, 6, 5, 4))
 
 
 class TestExactParameterCounts(unittest.TestCase):

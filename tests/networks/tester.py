@@ -63,15 +63,22 @@ def check_network(
         expected_size: output spatial size for an input size (default: same size).
         script: also check TorchScript.
         expected_params: exact parameter count of the 2D network, if known.
-        heads: deep supervision: in training the output stacks this many heads on dim 1.
+        heads: deep supervision: in training the output stacks this many heads on dim 1; in eval mode it must
+            be one output ``(N, out_channels, *S')`` (validation and inference see no heads).
     """
     nets = {}
     for dims, size in sizes.items():
         torch.manual_seed(0)
         net = build(spatial_dims=dims, **kwargs)
         y = run_forward_backward(net, in_channels, size)
-        want = [2, *([heads] if heads else []), out_channels, *(expected_size(net, size) if expected_size else size)]
+        out_size = list(expected_size(net, size) if expected_size else size)
+        want = [2, *([heads] if heads else []), out_channels, *out_size]
         assert list(y.shape) == want, f"{dims}D: got {tuple(y.shape)}, want {want}"
+        if heads:
+            net.eval()
+            with torch.no_grad():
+                single = net(torch.randn(1, in_channels, *size))
+            assert list(single.shape) == [1, out_channels, *out_size], f"{dims}D eval: got {tuple(single.shape)}"
         if script:
             check_torchscript(net, in_channels, size)
         if expected_params is not None and dims == 2:

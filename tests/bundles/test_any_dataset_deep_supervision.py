@@ -1,0 +1,105 @@
+"""The generic path's deep supervision (bundles/common/configs/any_dataset.yaml, `recipe#deep_supervision`): one
+epoch in-process on the MRI twin trains the modular U-Net with its heads stacked (nnU-Net's loss weights), while
+validation and inference (the saved model loaded into the same network) see one output; switched off from the
+command line's string, no head is built; UNet++ keeps equal weights."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+from monai.bundle import ConfigParser
+from monai.utils import set_determinism
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = "bundles/unet/configs/train.yaml"
+UNETPP = "bundles/unetplusplus/configs/variant.yaml"
+ANY = "bundles/common/configs/any_dataset.yaml"
+INFERENCE = "bundles/common/configs/any_dataset_inference.yaml"
+
+
+@pytest.fixture(scope="module")
+def mri(tmp_path_factory) -> Path:
+    from formats import FORMATS
+
+    return FORMATS.get("nnunet_v2").synthesize(tmp_path_factory.mktemp("twin") / "mri", kind="mri", num_training=4,
+                                               num_test=1, seed=0)  # fmt: skip
+
+
+@contextmanager
+def in_root():
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+
+
+def parser_for(files: list[str], dataset: Path, run: Path, **overrides) -> ConfigParser:
+    parser = ConfigParser()
+    parser.read_config([str(ROOT / f) for f in files])
+    parser.update(
+        {
+            "dataset_dir": str(dataset), "ckpt_dir": str(run / "models"), "output_dir": str(run / "out"),
+            "fingerprint_dir": str(run.parent / "fingerprints"), "device": "cpu", "num_workers": 0, "seed": 0,
+            "amp": False, "epochs": 1, "iterations_per_epoch": 2, "val_fraction": 0.25,
+            "plan#features": 4, "plan#batch_size": 2, "plan#patch_size": [16, 16], **overrides,
+        }
+    )  # fmt: skip
+    parser.parse()
+    return parser
+
+
+def record_outputs(network: torch.nn.Module) -> list[tuple[bool, tuple[int, ...]]]:
+    """(training flag, output shape) of every call of ``network``."""
+    calls: list[tuple[bool, tuple[int, ...]]] = []
+    network.register_forward_hook(lambda m, _, out: calls.append((m.training, tuple(out.shape))))
+    return calls
+
+
+def test_one_epoch_trains_the_heads_and_validation_and_inference_see_one_output(mri, tmp_path):
+    run = tmp_path / "run"
+    with in_root():
+        parser = parser_for([TRAIN, ANY], mri, run)
+        plan = parser.get_parsed_content("data#plan")
+        network = parser.get_parsed_content("network")
+        loss = parser.get_parsed_content("loss")
+        assert plan["depth"] == 2 and network.deep_supervision and len(network.ds_heads) == 1
+        assert loss.weight_mode == "nnunet" and loss.get_weights(2) == [0.0, 1.0]
+        calls = record_outputs(network)
+        set_determinism(seed=0)
+        parser.get_parsed_content("train#trainer").run()
+    channels = plan["out_channels"]
+    train = [shape for training, shape in calls if training]
+    evaluation = [shape for training, shape in calls if not training]
+    assert train and all(s == (2, 2, channels, 16, 16) for s in train), train  # heads stacked, final last
+    assert evaluation and all(len(s) == 4 and s[1] == channels for s in evaluation), evaluation  # validation
+    assert (run / "models" / "model.pt").is_file()
+
+    with in_root():  # inference: the saved model (with its head) loads strictly; one output per window
+        parser = parser_for([TRAIN, ANY, INFERENCE], mri, run, output_dir=str(run / "pred"))
+        network = parser.get_parsed_content("network")
+        calls = record_outputs(network)
+        parser.get_parsed_content("infer#evaluator").run()
+    assert calls and all(not training and len(shape) == 4 and shape[1] == channels for training, shape in calls)
+    assert len(list((run / "pred").glob("*.nii.gz"))) == 1
+
+
+def test_switched_off_from_the_command_line_builds_no_head(mri, tmp_path):
+    with in_root():
+        parser = parser_for([TRAIN, ANY], mri, tmp_path / "run", **{"recipe#deep_supervision": "false"})
+        network = parser.get_parsed_content("network_def")
+    assert not network.deep_supervision and len(network.ds_heads) == 0
+    assert network.train()(torch.zeros(1, 1, 16, 16)).shape == (1, 4, 16, 16)
+
+
+def test_unetplusplus_keeps_equal_weights(mri, tmp_path):
+    with in_root():
+        parser = parser_for([TRAIN, UNETPP, ANY], mri, tmp_path / "run")
+        loss = parser.get_parsed_content("loss")
+        network = parser.get_parsed_content("network_def")
+    assert loss.weight_mode == "same" and network.deep_supervision
