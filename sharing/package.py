@@ -52,6 +52,10 @@ def _imported_packages(package_dir: Path, candidates: set[str]) -> set[str]:
     return found & candidates
 
 
+# where a packaged bundle keeps its files: relative to its own folder, not in a run folder of the repository
+_PACKAGED_DIRS = {"bundle_root": ".", "ckpt_dir": "$@bundle_root + '/models'", "run_dir": "$@bundle_root + '/runs'"}
+
+
 def code_packages(
     configs: list[dict], root: str | Path = ROOT, candidates: tuple[str, ...] = OUR_PACKAGES
 ) -> list[str]:
@@ -147,7 +151,12 @@ def package_bundle(
         if not needed.is_file():
             raise FileNotFoundError(f"{needed}: not found (needed to package {bundle_dir})")
     lists = bundle_config_files(bundle_dir, base=base, root=root)
-    configs = {w: flatten_config(files, {**overrides, "bundle_root": "."}, root=root) for w, files in lists.items()}
+    # inside the packaged bundle: weights in models/, outputs in runs/ (training), eval/ and pred/, no run folders
+    outputs = {"train": "runs", "evaluate": "eval", "inference": "pred"}
+    configs = {
+        w: flatten_config(files, {**overrides, **_PACKAGED_DIRS, "output_dir": f"$@bundle_root + '/{outputs[w]}'"}, root=root)
+        for w, files in lists.items()
+    }
     if "inference" not in configs:
         raise FileNotFoundError(f"{bundle_dir}: no inference config (needed to check and run the weights)")
     _check_weights(configs["inference"], weights)

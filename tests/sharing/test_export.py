@@ -86,10 +86,11 @@ def _inputs(in_channels: int) -> list[torch.Tensor]:
 
 def test_torchscript_matches_eager(exported):
     name, net, in_channels, out = exported
-    extra = {"metadata.json": "", "inference.json": ""}
+    extra = {"metadata.json": "", "train.json": "", "inference.json": ""}  # every file of the list, by name
     ts = torch.jit.load(str(out / "model.ts"), _extra_files=extra)
     text = {k: v.decode() if isinstance(v, bytes) else v for k, v in extra.items()}
-    assert '"version"' in text["metadata.json"] and "network_def" in text["inference.json"], "MONAI's extra files"
+    assert '"version"' in text["metadata.json"] and "network_def" in text["train.json"], "MONAI's extra files"
+    assert '"run"' in text["inference.json"], "inference.yaml, the override file of train.yaml"
     for x in _inputs(in_channels):
         with torch.no_grad():
             torch.testing.assert_close(ts(x), net(x), rtol=1e-4, atol=1e-5, msg=f"{name}: TorchScript != eager")

@@ -64,7 +64,7 @@ def test_archive_holds_a_self_contained_bundle(archive):
     assert set(configs) == {f"unet/configs/{w}.yaml" for w in ("train", "evaluate", "inference")}
     assert not any("%bundles/" in text for text in configs.values()), "macros resolved"
     assert not any(n.startswith(("unet/sharing/", "unet/tests/", "unet/scripts/")) or "__pycache__" in n for n in names)
-    assert "unet/formats/msd/readers.py" in names and not [n for n in names if n.endswith("/synthetic.py")], \
+    assert "unet/formats/msd/discovery.py" in names and not [n for n in names if n.endswith("/synthetic.py")], \
         "the formats it reads, not their synthetic twins"
     assert set(metadata[HASH_KEY]) == {n[len("unet/"):] for n in names} - {"configs/metadata.json"}
     with zipfile.ZipFile(archive) as zf:
