@@ -13,9 +13,16 @@ Stage times of ours (read + pre-processing, network, post-processing + write) ar
 run, and the network stage alone at other numbers of slices per call (``--batch_scan``; the CPU default of
 ``infer_batch_size`` was chosen from it). Target: <= 10 s end to end with bf16 on 2 cores.
 
+With ``--crop`` it measures instead the foreground crop (``inferers.ForegroundCropInferer`` around the slice
+inferer: the network sees only the slices and the in-plane box of the non-zero voxels, the rest is filled with a
+background logit) on and off, with the bundle's default precision (``amp: auto``) and with float32, end to end and
+the network stage alone, on a BraTS-like volume whose brain fills ``--brain_box`` voxels (real BraTS: about
+140 x 170 x 140 of 240 x 240 x 155); it writes the ``inference_crop`` section.
+
 Examples:
     python scripts/benchmark_inference.py           # full, writes docs/benchmarks.md
     python scripts/benchmark_inference.py --quick   # smoke test: tiny volume and network, nothing written
+    python scripts/benchmark_inference.py --crop    # foreground crop on/off x amp auto/fp32
 """
 
 from __future__ import annotations
@@ -39,13 +46,15 @@ import torch  # noqa: E402
 from monai.bundle import ConfigParser  # noqa: E402
 
 from networks import count_parameters  # noqa: E402
-from formats.msd.synthetic import generate_msd_task01  # noqa: E402
+from formats.msd.synthetic import generate_msd_task01, synthesize_brain_tumour_case  # noqa: E402
 
 
 def bundle_parser(dataset_dir: str, out_dir: str, ckpt_dir: str, dtype: str, overrides: dict) -> ConfigParser:
     parser = ConfigParser()
     parser.read_config(str(ROOT / "bundles/unet/configs/inference.yaml"))
     parser.update({"dataset_dir": dataset_dir, "output_dir": out_dir, "ckpt_dir": ckpt_dir, "device": "$torch.device('cpu')"})
+    if dtype in ("fp32", "bf16"):  # explicit: the bundles default to amp auto (bf16 + channels-last on this CPU)
+        parser.update({"amp": False, "channels_last": False})
     parser.update(overrides)
     parser.resolve_macro_and_relative_ids()
     if dtype == "bf16":
@@ -84,7 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch_scan", type=int, nargs="*", default=[1, 2, 4, 8, 16, 40],
                     help="slices per network call to time the network stage at (SliceInferer sw_batch_size)")
     ap.add_argument("--no_write", action="store_true")
+    ap.add_argument("--crop", action="store_true", help="measure the foreground crop on/off instead (section inference_crop)")
+    ap.add_argument("--brain_box", type=int, nargs=3, default=(140, 170, 140),
+                    help="--crop: extent of the non-zero region of the test volume (X Y Z voxels)")
     args = ap.parse_args(argv)
+    if args.crop:
+        return crop_benchmark(args)
     overrides: dict = {}
     roi = 144
     if args.quick:
@@ -185,6 +199,135 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + text)
     if not args.no_write:
         write_section("inference", header("Inference: one volume end to end, fp32 vs bf16") + "\n" + text)
+    return 0
+
+
+def brats_like_image(path: str, shape: tuple[int, ...], box: tuple[int, ...], seed: int = 0) -> list[tuple[int, int]]:
+    """Overwrite the 4D NIfTI at ``path`` with a synthetic brain whose non-zero region spans ``box`` voxels, centred in
+    ``shape`` (the generator's brain, cut to its non-zero box and resized linearly to ``box``; zero outside).
+
+    Returns:
+        The non-zero extent written, ``(start, end)`` per spatial axis.
+    """
+    from scipy import ndimage
+
+    image = synthesize_brain_tumour_case(shape, seed=(seed, 485)).image  # (X, Y, Z, 4)
+    idx = np.nonzero((image != 0).any(-1))
+    brain = image[tuple(slice(int(i.min()), int(i.max()) + 1) for i in idx)]
+    brain = ndimage.zoom(brain, [b / n for b, n in zip(box, brain.shape[:3])] + [1], order=1)
+    brain = brain[: shape[0], : shape[1], : shape[2]]
+    out = np.zeros((*shape, image.shape[-1]), np.float32)
+    start = [(n - b) // 2 for n, b in zip(shape, brain.shape[:3])]
+    out[tuple(slice(s, s + b) for s, b in zip(start, brain.shape[:3]))] = brain
+    nib.save(nib.Nifti1Image(out, nib.load(path).affine), path)
+    idx = np.nonzero((out != 0).any(-1))
+    return [(int(i.min()), int(i.max()) + 1) for i in idx]
+
+
+def _crop_inferer(inferer):
+    """The ForegroundCropInferer in a chain of wrappers (AutocastInferer(ForegroundCropInferer(...)))."""
+    while inferer is not None and type(inferer).__name__ != "ForegroundCropInferer":
+        inferer = getattr(inferer, "inferer", None)
+    return inferer
+
+
+def crop_benchmark(args) -> int:
+    """The foreground crop on and off, amp auto and fp32: end to end and the network stage, interleaved rounds."""
+    from engines.auto_precision import choose_precision
+
+    overrides: dict = {}
+    shape, box = tuple(args.spatial_size), tuple(args.brain_box)
+    if args.quick:
+        shape, box, args.rounds, args.no_write = (48, 48, 16), (28, 34, 12), 1, True
+        overrides = {"target_params": 0, "features": 4, "roi_size": [32, 32], "batch_size": 4}
+    precisions = {"amp auto": {}, "fp32": {"amp": False, "channels_last": False}}
+    configs = {f"{p}, crop {c}": (p, c) for p in precisions for c in ("off", "on")}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = str(Path(tmp) / "Task01_BrainTumour")
+        generate_msd_task01(data_dir, num_training=1, num_test=1, spatial_size=shape, seed=0)
+        parsers = {}
+        for name, (p, c) in configs.items():
+            parser = bundle_parser(data_dir, f"{tmp}/pred {name}", f"{tmp}/models", "auto", {**overrides, **precisions[p]})
+            if c == "on":
+                inner = parser["validate"]["slice_inferer"]
+                parser["validate"]["slice_inferer"] = {
+                    "_target_": "inferers.ForegroundCropInferer", "inferer": inner, "background": "sigmoid", "out_channels": 1,
+                }  # fmt: skip
+            parsers[name] = parser
+        first = next(iter(parsers.values()))
+        image_path = first.get_parsed_content("infer_files")[0]["image"]
+        extent = brats_like_image(image_path, shape, box)
+        net = first.get_parsed_content("network")
+        Path(f"{tmp}/models").mkdir()
+        torch.save(net.state_dict(), f"{tmp}/models/model.pt")
+        auto = choose_precision(first.get_parsed_content("device"), "auto", "auto", "auto").describe()
+        evaluators = {name: p.get_parsed_content("infer#evaluator") for name, p in parsers.items()}
+        pre = first.get_parsed_content("infer#preprocessing")
+        times: dict[str, list[float]] = {}
+        logits: dict[str, torch.Tensor] = {}
+        loads = [load()]
+        for ev in evaluators.values():  # warm-up; loads the checkpoint into each network
+            ev.run()
+            ev.network.eval()  # the evaluator's eval mode ends with its run
+        item = pre({"image": image_path})
+        for _ in range(args.rounds):
+            for name, ev in evaluators.items():
+                t = time.perf_counter()
+                ev.run()
+                times.setdefault(f"e2e {name}", []).append(time.perf_counter() - t)
+                t = time.perf_counter()
+                with torch.no_grad():
+                    logits[name] = ev.inferer(item["image"][None], ev.network)
+                times.setdefault(f"net {name}", []).append(time.perf_counter() - t)
+        loads.append(load())
+        crop = _crop_inferer(evaluators["fp32, crop on"].inferer)
+        z0, z1 = crop.last_box[0][2], crop.last_box[1][2]
+        inferred = tuple(item["image"].shape[1:])
+        for n in configs:
+            written = nib.load(str(next(Path(f"{tmp}/pred {n}").glob("*_seg.nii.gz"))))
+            assert written.shape == shape, "label map in the input geometry"
+    # crop on vs off on the pre-processed volume: logits inside the box, foreground (logit > 0) outside it
+    region = (..., *(slice(a, b) for a, b in zip(*crop.last_box)))
+    inside, outside_fg = {}, {}
+    for p in precisions:
+        on, off = logits[f"{p}, crop on"].float(), logits[f"{p}, crop off"].float()
+        inside[p] = (float((on[region] - off[region]).abs().max()), float(((on[region] > 0) != (off[region] > 0)).float().mean()))
+        mask = torch.ones_like(off, dtype=torch.bool)
+        mask[region] = False
+        outside_fg[p] = float((off[mask] > 0).float().mean())
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    lines = [
+        f"One {shape} x 4 volume (synthetic BraTS-like, gzip NIfTI) whose non-zero region spans "
+        f"{' x '.join(str(b - a) for a, b in extent)} voxels ({extent}); bundles/unet's inference (centre crop to "
+        f"{inferred[0]} x {inferred[1]} in-plane, {inferred[2]} axial slices, network {count_parameters(net):,} parameters, "
+        f"random weights). With the crop the network saw slices {z0}..{z1 - 1}: {z1 - z0} of {inferred[2]} "
+        f"(in-plane box {crop.last_box[0][:2]}..{crop.last_box[1][:2]} of the {inferred[0]} x {inferred[1]} crop). "
+        f"Median of {args.rounds} interleaved rounds after a warm-up. amp auto here: {auto}",
+        f"Load: {loads[0]} (start); {loads[-1]} (end). The machine was shared with other jobs: compare the rows "
+        "with each other, not with the idle-machine sections.",
+        "",
+        "| precision | crop | end to end s | network stage s | end-to-end speed-up by the crop |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for p in precisions:
+        for c in ("off", "on"):
+            name = f"{p}, crop {c}"
+            lines.append(f"| {p} | {c} | {med['e2e ' + name]:.2f} | {med['net ' + name]:.2f} | "
+                         f"{med[f'e2e {p}, crop off'] / med['e2e ' + name]:.2f}x |")  # fmt: skip
+    lines += [
+        "",
+        "Crop on vs off inside the box (logits of the network stage): "
+        + ", ".join(f"{p} max |difference| {inside[p][0]:.2g}, {100 * inside[p][1]:.3f} % of voxels labelled differently"
+                    for p in precisions)  # fmt: skip
+        + ". Outside the box the crop writes background (logit -20); the uncropped random-weight network labelled "
+        + ", ".join(f"{100 * outside_fg[p]:.2f} % ({p})" for p in precisions)
+        + " of those voxels foreground (a trained network labels the empty region background).",
+    ]
+    text = "\n".join(lines)
+    print("\n" + text)
+    if not args.no_write:
+        write_section("inference_crop", header("Inference with the foreground crop (issue 21)") + "\n" + text)
     return 0
 
 
