@@ -57,12 +57,15 @@ def foreground_box(
     return [int(s) for s in start], [int(e) for e in end]
 
 
-def _divisible_box(start: list[int], end: list[int], shape: Sequence[int], k: Sequence[int]) -> tuple[list, list, list]:
-    """Grow each axis of the box to a multiple of ``k`` (centred, shifted into the image); where the image is too
-    small the remainder is returned as padding to add after the crop."""
+def _grown_box(
+    start: list[int], end: list[int], shape: Sequence[int], k: Sequence[int], min_size: Sequence[int]
+) -> tuple[list, list, list]:
+    """Grow each axis of the box to at least ``min_size`` (at most the image), then to a multiple of ``k`` (centred,
+    shifted into the image); where the image is too small for the multiple the remainder is returned as padding to
+    add after the crop."""
     new_start, new_end, pad = [], [], []
-    for s, e, n, m in zip(start, end, shape, k):
-        target = int(math.ceil((e - s) / m) * m)
+    for s, e, n, m, least in zip(start, end, shape, k, min_size):
+        target = int(math.ceil(max(e - s, min(least, n)) / m) * m)
         a = s - (target - (e - s)) // 2
         b = a + target
         if b > n:
@@ -116,13 +119,18 @@ class ForegroundCropInferer(Inferer):
     * a box equal to the whole input calls the wrapped inferer on the input itself (no copy);
     * outputs with another channel count than the input, stacked deep-supervision heads ``(B, L, K, *spatial)``
       (the spatial axes are the output's last ones) and tuples/dicts of such tensors are pasted alike;
+    * behind a sliding-window or slice inferer (found through wrappers' ``inferer`` attributes) the box is grown to
+      at least its ``roi_size`` along the windowed axes (within the image): a crop the inferer would pad is not
+      made, so an image no larger than the roi (bundles/unet's 144 x 144 slices) is cropped along the slice axis
+      only and the logits inside the box are exactly those of the whole volume;
     * a network that needs sizes divisible by ``2**depth`` behind an inferer that does not pad (``SimpleInferer``):
       ``divisible_by`` grows the box (then pads with ``input_background`` where the image is too small) and crops
-      the output back. Sliding-window and slice inferers pad a crop smaller than their ``roi_size`` themselves;
-    * ``fit_roi``: a crop smaller than the wrapped sliding-window/slice inferer's ``roi_size`` is inferred with the
-      roi shrunk to the crop (grown to ``divisible_by``) instead of padded to the roi: fewer voxels through the
-      network, at the price of zero padding where the network saw zero-valued background in training (differences
-      near the box's faces; nnU-Net pads to the patch size instead: off by default).
+      the output back;
+    * ``fit_roi``: no growth to the roi; a crop smaller than the roi is inferred with the roi shrunk to the crop
+      (grown to ``divisible_by``) instead of padded: fewer voxels through the network, at the price of zero padding
+      where the network saw zero-valued background in training and of windows shifted against the whole image
+      (logits differ near the box's faces; nnU-Net, whose training crops alike, pads to the patch size: off by
+      default).
 
     Args:
         inferer: the wrapped inferer (``SliceInferer``, ``SlidingWindowInferer``, ``SimpleInferer``, ...).
@@ -204,7 +212,7 @@ class ForegroundCropInferer(Inferer):
         shape ``spatial`` (None: the bare output, for learning the channels)."""
         shape = list(inputs.shape[2:])
         nd = len(shape)
-        start, end, pad = _divisible_box(start, end, shape, ensure_tuple_rep(self.divisible_by, nd))
+        start, end, pad = _grown_box(start, end, shape, ensure_tuple_rep(self.divisible_by, nd), self._window_size(nd))
         size = [e - s for s, e in zip(start, end)]
         whole = start == [0] * nd and end == shape and not any(pad)
         if whole:
@@ -266,6 +274,20 @@ class ForegroundCropInferer(Inferer):
         if not isinstance(inputs, MetaTensor):
             return out
         return _map(out, lambda t: t if isinstance(t, MetaTensor) else convert_to_dst_type(t, inputs, dtype=t.dtype, device=t.device)[0])
+
+    def _window_size(self, nd: int) -> list[int]:
+        """The smallest box per axis: the wrapped sliding-window inferer's roi (the whole axis for a non-positive
+        roi entry, 1 along a slice inferer's slice axis), so it windows the crop as it would the whole image; none
+        with ``fit_roi`` or another inferer."""
+        target = None if self.fit_roi else _sliding_window(self.inferer)
+        if target is None:
+            return [0] * nd
+        if isinstance(target, SliceInferer):
+            roi = list(ensure_tuple_rep(target.orig_roi_size, nd - 1))
+            roi.insert(target.spatial_dim, 1)
+        else:
+            roi = list(ensure_tuple_rep(target.roi_size, nd))
+        return [int(r) if int(r) > 0 else 1 << 30 for r in roi]
 
     @contextmanager
     def _roi_fitted(self, crop_size: list[int]):

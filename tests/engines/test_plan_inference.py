@@ -73,8 +73,8 @@ def test_a_plan_that_crops_to_non_zero_infers_on_the_foreground_box_only():
     x[0, 0, 1:4, 2:5, 1:3] = 1.0
     out = inferer(x, net)
     assert sum(calls) == 2 and out.shape == (1, 2, 6, 6, 5)  # 2 of the 5 slices
-    assert (out[0, 1, 0] == -BACKGROUND_LOGIT).all() and (out[0, 0, 0] == 0).all()
-    assert torch.equal(out[..., 1:4, 2:5, 1:3], torch.cat([x, -x], dim=1)[..., 1:4, 2:5, 1:3])
+    assert (out[0, 1, ..., 0] == -BACKGROUND_LOGIT).all() and (out[0, 0, ..., 0] == 0).all()
+    assert torch.equal(out[..., 1:3], torch.cat([x, -x], dim=1)[..., 1:3])
     calls.clear()
     assert (inferer(torch.zeros(1, 1, 6, 6, 5), net).argmax(1) == 0).all() and calls == []
 

@@ -42,7 +42,22 @@ def test_box_is_the_union_of_the_non_zero_voxels_of_every_channel_and_item():
     assert foreground_box(torch.zeros(1, 3, 4, 4)) is None
 
 
-def test_slice_inferer_on_the_crop_equals_the_full_volume_inside_and_background_outside():
+def test_pointwise_network_on_the_crop_equals_the_full_volume_inside_and_background_outside():
+    x = _volume()
+    net = Counting(dims=3, in_channels=2, out_channels=3)
+    with torch.no_grad():
+        full = net(x)
+        net.shapes.clear()
+        cropped = ForegroundCropInferer(inferer=SimpleInferer(), background="sigmoid")(x, net)
+    assert cropped.shape == full.shape == (1, 3, 12, 10, 9) and net.shapes == [(1, 2, 5, 5, 2)]
+    inside = (slice(None), slice(None), slice(3, 8), slice(2, 7), slice(4, 6))
+    torch.testing.assert_close(cropped[inside], full[inside])
+    outside = torch.ones_like(cropped, dtype=torch.bool)
+    outside[inside] = False
+    assert (cropped[outside] == -BACKGROUND_LOGIT).all()
+
+
+def test_slice_inferer_skips_the_slices_outside_the_box_and_keeps_the_roi_in_plane():
     x = _volume()
     net = Counting(in_channels=2, out_channels=3)
     inner = SliceInferer(spatial_dim=2, roi_size=(16, 16), sw_batch_size=2)
@@ -50,14 +65,24 @@ def test_slice_inferer_on_the_crop_equals_the_full_volume_inside_and_background_
         full = inner(x, net)
         net.shapes.clear()
         cropped = ForegroundCropInferer(inferer=inner, background="sigmoid")(x, net)
-    assert cropped.shape == full.shape == (1, 3, 12, 10, 9)
-    inside = (slice(None), slice(None), slice(3, 8), slice(2, 7), slice(4, 6))
-    torch.testing.assert_close(cropped[inside], full[inside])
-    outside = torch.ones_like(cropped, dtype=torch.bool)
-    outside[inside] = False
-    assert (cropped[outside] == -BACKGROUND_LOGIT).all()
-    # slices outside the box along the slice axis (4, 5 of 0..8) never reach the network: 2 slices, one call
-    assert sum(s[0] for s in net.shapes) == 2
+    # slices 4, 5 of 0..8 reach the network, in one call, whole in-plane (the 12 x 10 image is within the roi)
+    assert net.shapes == [(2, 2, 16, 16)]
+    torch.testing.assert_close(cropped[..., 4:6], full[..., 4:6])
+    assert (cropped[..., :4] == -BACKGROUND_LOGIT).all() and (cropped[..., 6:] == -BACKGROUND_LOGIT).all()
+
+
+def test_a_shift_variant_network_gives_the_logits_of_the_whole_volume_inside_the_box():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(  # 3x3 context and 2x2 pooling: a shifted input would change the output
+        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 4, 3, padding=1), torch.nn.Upsample(scale_factor=2), torch.nn.Conv2d(4, 3, 3, padding=1),
+    )  # fmt: skip
+    x = torch.zeros(1, 2, 16, 16, 7)
+    x[0, :, 3:10, 5:12, 2:5] = torch.randn(2, 7, 7, 3)
+    inner = SliceInferer(spatial_dim=2, roi_size=(16, 16), sw_batch_size=4)
+    with torch.no_grad():
+        full, cropped = inner(x, net), ForegroundCropInferer(inferer=inner)(x, net)
+    torch.testing.assert_close(cropped[..., 2:5], full[..., 2:5], rtol=0, atol=0)
 
 
 def test_all_zero_volume_makes_no_network_call_when_the_channels_are_known():
