@@ -170,7 +170,9 @@ class ForegroundCropInferer(Inferer):
         super().__init__()
         self.inferer = inferer if inferer is not None else SimpleInferer()
         if isinstance(background, str) and background.lower() not in ("sigmoid", "softmax"):
-            raise ValueError(f"ForegroundCropInferer: background {background!r} is not 'sigmoid', 'softmax', a number or a list.")
+            raise ValueError(
+                f"ForegroundCropInferer: background {background!r} is not 'sigmoid', 'softmax', a number or a list."
+            )
         self.background = background.lower() if isinstance(background, str) else background
         if isinstance(background, Sequence) and not isinstance(background, str):
             self.background = [float(v) for v in background]
@@ -188,6 +190,7 @@ class ForegroundCropInferer(Inferer):
         # the output's non-spatial shape after the batch axis ((K,) or (L, K)), its dtype and device, once known
         self._head: tuple[int, ...] | None = None if out_channels is None else (int(out_channels),)
         self._dtype: torch.dtype | None = None
+        self._device: torch.device | None = None  # the output's (a slice inferer may stitch on the CPU)
         self.last_box: tuple[list[int], list[int]] | None = None  # the box of the last call (None: empty input)
 
     def __call__(self, inputs: torch.Tensor, network: Any, *args: Any, **kwargs: Any) -> Any:
@@ -199,11 +202,12 @@ class ForegroundCropInferer(Inferer):
         self.last_box = box
         if box is None:
             if self._head is not None:
-                return self._restore_type(self._filled(inputs, spatial, self._dtype or inputs.dtype), inputs)
+                filled = self._filled(inputs, spatial, self._dtype or inputs.dtype, self._device)
+                return self._restore_type(filled, inputs)
             logger.info("ForegroundCropInferer: empty input before any output; one call to learn the output channels")
             start, end = [0] * nd, [min(n, k) for n, k in zip(spatial, ensure_tuple_rep(self.divisible_by, nd))]
             self._infer_box(inputs, network, start, end, args, kwargs)  # sets self._head
-            return self._restore_type(self._filled(inputs, spatial, self._dtype), inputs)
+            return self._restore_type(self._filled(inputs, spatial, self._dtype, self._device), inputs)
         start, end = box
         return self._restore_type(self._infer_box(inputs, network, start, end, args, kwargs, spatial), inputs)
 
@@ -229,25 +233,25 @@ class ForegroundCropInferer(Inferer):
         first = _first_tensor(out)
         if tuple(first.shape[-nd:]) != tuple(size):
             raise ValueError(
-                f"ForegroundCropInferer: the wrapped inferer returned spatial shape {tuple(first.shape[-nd:])} for a crop "
-                f"of {tuple(size)}; only outputs on the input's grid can be pasted back (use enabled=False)."
+                f"ForegroundCropInferer: the wrapped inferer returned spatial shape {tuple(first.shape[-nd:])} for a "
+                f"crop of {tuple(size)}; only outputs on the input's grid can be pasted back (use enabled=False)."
             )
-        self._head, self._dtype = tuple(first.shape[1:-nd]), first.dtype
+        self._head, self._dtype, self._device = tuple(first.shape[1:-nd]), first.dtype, first.device
         if whole or spatial is None:
             return out
         region = (..., *(slice(s, e) for s, e in zip(start, end)))
 
         def paste(t: torch.Tensor) -> torch.Tensor:
-            full = self._filled(t, shape, t.dtype, head=tuple(t.shape[1:-nd]), batch=t.shape[0])
+            full = self._filled(t, shape, t.dtype, t.device, head=tuple(t.shape[1:-nd]))
             full[region] = t
             return full
 
         return _map(out, paste)
 
-    def _filled(self, like: torch.Tensor, spatial, dtype, head=None, batch=None) -> torch.Tensor:
-        """A (B, *head, *spatial) tensor of the background prediction on ``like``'s device."""
+    def _filled(self, like: torch.Tensor, spatial, dtype, device=None, head=None) -> torch.Tensor:
+        """A (B, *head, *spatial) tensor of the background prediction, B from ``like``, on ``device`` (None: like's)."""
         head = tuple(head if head is not None else self._head)
-        batch = like.shape[0] if batch is None else batch
+        batch, device = like.shape[0], like.device if device is None else device
         channels = head[-1]
         if self.background == "sigmoid":
             values = [-BACKGROUND_LOGIT] * channels
@@ -263,8 +267,8 @@ class ForegroundCropInferer(Inferer):
         else:
             values = [float(self.background)] * channels
         nd = len(spatial)
-        fill = torch.tensor(values, dtype=dtype, device=like.device).view(channels, *([1] * nd))
-        full = torch.empty((batch, *head, *spatial), dtype=dtype, device=like.device)
+        fill = torch.tensor(values, dtype=dtype, device=device).view(channels, *([1] * nd))
+        full = torch.empty((batch, *head, *spatial), dtype=dtype, device=device)
         full.copy_(fill.expand_as(full))
         return full
 
@@ -273,7 +277,10 @@ class ForegroundCropInferer(Inferer):
         """A MetaTensor input's metadata on the output tensors (as MONAI's sliding-window inference returns)."""
         if not isinstance(inputs, MetaTensor):
             return out
-        return _map(out, lambda t: t if isinstance(t, MetaTensor) else convert_to_dst_type(t, inputs, dtype=t.dtype, device=t.device)[0])
+        def meta(t: torch.Tensor) -> torch.Tensor:
+            return t if isinstance(t, MetaTensor) else convert_to_dst_type(t, inputs, dtype=t.dtype, device=t.device)[0]
+
+        return _map(out, meta)
 
     def _window_size(self, nd: int) -> list[int]:
         """The smallest box per axis: the wrapped sliding-window inferer's roi (the whole axis for a non-positive
@@ -306,7 +313,8 @@ class ForegroundCropInferer(Inferer):
         if fitted == roi:
             yield
             return
-        saved = (target.orig_roi_size if isinstance(target, SliceInferer) else None, target.roi_size, target.roi_weight_map)
+        saved_2d = target.orig_roi_size if isinstance(target, SliceInferer) else None
+        saved = (saved_2d, target.roi_size, target.roi_weight_map)
         setattr(target, name, tuple(fitted))
         target.roi_weight_map = None  # cached for the full roi
         try:

@@ -29,7 +29,7 @@ def _volume(shape=(2, 12, 10, 9), box=((3, 8), (2, 7), (4, 6))) -> torch.Tensor:
     x = torch.zeros(1, *shape)
     region = (0, slice(None), *(slice(a, b) for a, b in box))
     x[region] = torch.rand(x[region].shape) + 0.5
-    x[0, 1, box[0][0], box[1][0], box[2][0]] = -2.0  # negative voxels count (standardised images): non-zero, not positive
+    x[0, 1, box[0][0], box[1][0], box[2][0]] = -2.0  # negative voxels count (standardised images): not positive
     return x
 
 
