@@ -353,8 +353,8 @@ def crop_benchmark(args) -> int:
         f"{' x '.join(str(b - a) for a, b in extent)} voxels ({extent}); bundles/unet's inference (centre crop to "
         f"{inferred[0]} x {inferred[1]} in-plane, {inferred[2]} axial slices, network {count_parameters(net):,} parameters, "
         f"random weights). With the crop the network saw slices {z0}..{z1 - 1}: {z1 - z0} of {inferred[2]} "
-        f"(in-plane box {crop.last_box[0][:2]}..{crop.last_box[1][:2]} of the {inferred[0]} x {inferred[1]} crop, padded "
-        f"to the roi by the slice inferer). Median of {args.rounds} interleaved rounds after a warm-up; wall seconds and "
+        f"(in-plane the box {crop.last_box[0][:2]}..{crop.last_box[1][:2]} is grown to the roi: whole {inferred[0]} x "
+        f"{inferred[1]} slices). Median of {args.rounds} interleaved rounds after a warm-up; wall seconds and "
         f"the process's CPU seconds (all threads; less sensitive to other jobs). amp auto here: {choice.describe()}.",
         f"Load: {loads[0]} (start); {loads[-1]} (end). The machine was shared with other jobs: compare the rows "
         "with each other, not with the idle-machine sections.",
