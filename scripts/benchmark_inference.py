@@ -144,13 +144,12 @@ def main(argv: list[str] | None = None) -> int:
                 times[f"network {d}"].append(time.perf_counter() - t)
             for b in args.batch_scan:  # the network stage alone at other numbers of slices per call
                 for d in ("fp32", "bf16"):
-                    inferer = copy.copy(inferers[d])
-                    inner = getattr(inferer, "inferer", None)
-                    if inner is not None:  # AutocastInferer(SliceInferer)
-                        inferer.inferer = copy.copy(inner)
-                        inferer.inferer.sw_batch_size = b
-                    else:
-                        inferer.sw_batch_size = b
+                    inferer = level = copy.copy(inferers[d])
+                    # wrappers (AutocastInferer, ForegroundCropInferer) copied down to the slice inferer
+                    while not hasattr(level, "sw_batch_size"):
+                        level.inferer = copy.copy(level.inferer)
+                        level = level.inferer
+                    level.sw_batch_size = b
                     t = time.perf_counter()
                     with torch.no_grad():
                         inferer(item["image"][None], net)
