@@ -12,6 +12,7 @@ from monai.transforms import Activationsd, AsDiscreted, Compose, Invertd
 
 from inferers.adaptive import AdaptiveSliceInferer
 from engines.overlay import MultiClassOverlayHandler
+from inferers.foreground_crop import ForegroundCropInferer
 
 __all__ = [
     "MirrorTTAInferer",
@@ -58,6 +59,7 @@ def plan_inferer(
     mode: str = "gaussian",
     data_dims: int | None = None,
     tta: bool = False,
+    crop_foreground: bool | str | None = None,
 ) -> Inferer:
     """The inferer of whole pre-processed cases for a plan.
 
@@ -73,6 +75,11 @@ def plan_inferer(
         data_dims: spatial dimensions of the cases; by default 2 when the plan has no slice axis, else 3.
         tta: mirroring test-time augmentation (:class:`MirrorTTAInferer`) along the network's axes (a 2D network
             on 3D data: the in-plane axes, not the slice axis).
+        crop_foreground: infer on the non-zero bounding box only (:class:`~inferers.ForegroundCropInferer`, outside
+            it the plan's background logits, around the mirroring so the box is found once); None: as the plan's
+            ``crop_to_nonzero``, so that inference sees what training saw. The plan's pre-processing crops the
+            cases already (``data.loaders.case_preprocessing``), so there the box is the whole case and the
+            wrapper calls the inferer on it directly: it guards inputs that did not pass through that crop.
 
     Returns:
         ``inferer(inputs (B, C, *spatial), network) -> (B, out_channels, *spatial)``.
@@ -89,7 +96,14 @@ def plan_inferer(
     else:
         inferer = SlidingWindowInferer(roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap, mode=mode)
         axes = list(range(data_dims))
-    return MirrorTTAInferer(inferer, axes) if _flag(tta) else inferer
+    if _flag(tta):
+        inferer = MirrorTTAInferer(inferer, axes)
+    crop = plan.get("crop_to_nonzero", False) if crop_foreground is None else crop_foreground
+    if _flag(crop):
+        inferer = ForegroundCropInferer(
+            inferer=inferer, background=plan.get("activation", "softmax"), out_channels=plan.get("out_channels")
+        )
+    return inferer
 
 
 def _flag(value) -> bool:

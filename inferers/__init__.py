@@ -1,19 +1,23 @@
 """Inferers: how a network is run over a whole image or volume (MONAI ``Inferer`` subclasses) -- slice by slice with
 an out-of-memory fall-back, overlap-tile with mirrored context, under autocast on any device, with mirroring
-test-time augmentation, and as an ensemble of several networks."""
+test-time augmentation, as an ensemble of several networks, and on the foreground bounding box only."""
 
 from inferers.adaptive import AdaptiveSliceInferer, is_out_of_memory
 from inferers.autocast import AutocastInferer
 from inferers.ensemble import EnsembleInferer
+from inferers.foreground_crop import BACKGROUND_LOGIT, ForegroundCropInferer, foreground_box
 from inferers.mirror_tta import MirrorTTAInferer, mirror_axes_combinations
 from inferers.overlap_tile import OverlapTileInferer, mirror_indices, mirror_pad
 
 __all__ = [
     "AdaptiveSliceInferer",
     "AutocastInferer",
+    "BACKGROUND_LOGIT",
     "EnsembleInferer",
+    "ForegroundCropInferer",
     "MirrorTTAInferer",
     "OverlapTileInferer",
+    "foreground_box",
     "is_out_of_memory",
     "mirror_axes_combinations",
     "mirror_indices",

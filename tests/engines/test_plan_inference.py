@@ -47,3 +47,35 @@ def test_mirror_tta_is_the_mean_of_the_flipped_back_predictions():
 def test_tta_of_a_2d_plan_on_3d_data_mirrors_in_plane_only():
     tta = plan_inferer({"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": 1}, tta="true")
     assert tta.axes == [0, 2] and isinstance(tta.inferer, SliceInferer)
+
+
+def test_a_plan_that_crops_to_non_zero_infers_on_the_foreground_box_only():
+    from inferers import BACKGROUND_LOGIT, ForegroundCropInferer
+
+    plan = {"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": 2, "crop_to_nonzero": True,
+            "activation": "softmax", "out_channels": 2}  # fmt: skip
+    inferer = plan_inferer(plan, sw_batch_size=8)
+    assert isinstance(inferer, ForegroundCropInferer) and isinstance(inferer.inferer, SliceInferer)
+    assert not isinstance(plan_inferer(dict(plan, crop_to_nonzero=False)), ForegroundCropInferer)
+    assert not isinstance(plan_inferer(plan, crop_foreground="false"), ForegroundCropInferer)
+    calls = []
+
+    def net(x):
+        calls.append(x.shape[0])
+        return torch.cat([x, -x], dim=1)
+
+    x = torch.zeros(1, 1, 6, 6, 5)
+    x[0, 0, 1:4, 2:5, 1:3] = 1.0
+    out = inferer(x, net)
+    assert sum(calls) == 2 and out.shape == (1, 2, 6, 6, 5)  # 2 of the 5 slices
+    assert (out[0, 1, ..., 0] == -BACKGROUND_LOGIT).all() and (out[0, 0, ..., 0] == 0).all()
+    assert torch.equal(out[..., 1:3], torch.cat([x, -x], dim=1)[..., 1:3])
+    calls.clear()
+    assert (inferer(torch.zeros(1, 1, 6, 6, 5), net).argmax(1) == 0).all() and calls == []
+
+
+def test_tta_runs_inside_the_crop_of_a_region_plan():
+    plan = {"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": None, "crop_to_nonzero": True,
+            "activation": "sigmoid", "out_channels": 3}  # fmt: skip
+    inferer = plan_inferer(plan, tta=True)
+    assert inferer.background == "sigmoid" and inferer.inferer.axes == [0, 1]
