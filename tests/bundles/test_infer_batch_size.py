@@ -22,12 +22,12 @@ def _inferer(config: list[str], **overrides):
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda files: files[-1])
 def test_cpu_calls_the_network_on_8_slices_gpu_on_a_training_batch(config):
     cpu, _ = _inferer(config, device="cpu")
-    assert cpu.sw_batch_size == 8
+    assert cpu.inferer.sw_batch_size == 8
     cuda, batch_size = _inferer(config, device="cuda:0")  # the device is only named here, never used
-    assert cuda.sw_batch_size == batch_size != 8
+    assert cuda.inferer.sw_batch_size == batch_size != 8
 
 
 @pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[3]], ids=lambda files: files[-1])
 def test_command_line_override(config):
     inferer, _ = _inferer(config, device="cpu", infer_batch_size=3)
-    assert inferer.sw_batch_size == 3
+    assert inferer.inferer.sw_batch_size == 3
