@@ -4,7 +4,7 @@ Usage (from anywhere; `--set` takes the overrides that were used for training, v
 
     python scripts/package_bundle.py bundles/unet --out dist
     python scripts/package_bundle.py bundles/nas_unet --out dist --weights bundles/nas_unet/models/model.pt
-    python scripts/package_bundle.py bundles/liver_fcn8s --base bundles/liver_improved_skip_unet --out dist
+    python scripts/package_bundle.py bundles/liver_fcn8s --out dist --weights runs/liver_fcn8s/default/models/model.pt
     python scripts/package_bundle.py bundles/unet --out dist --set target_params=0 --set features=16
     python scripts/package_bundle.py --run_dir runs/unet/act-prelu --out dist    # a run folder: nothing else needed
     python scripts/package_bundle.py --run_dir runs/unet/act-prelu --out dist    # a run folder: nothing else needed
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("bundle", nargs="?", help="bundle folder, e.g. bundles/unet (or give --run_dir)")
     parser.add_argument("--run_dir", help="a training run folder (runs/<bundle>/<name>): its bundle, weights, overrides")
     parser.add_argument("--out", default="dist", help="folder for the archive (default: %(default)s)")
-    parser.add_argument("--weights", help="best weights (default: <bundle>/models/model.pt)")
+    parser.add_argument("--weights", help="best weights (default: <bundle>/models/model.pt; with --run_dir its models/model.pt)")
     parser.add_argument("--base", help="bundle an override bundle overrides (default for variant.yaml: bundles/unet)")
     parser.add_argument("--name", help="archive folder name (default: the bundle folder's name)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="top-level config override")
