@@ -2,7 +2,8 @@
 # The main job: set up the environment, make the synthetic MSD Task01 data set, then train, evaluate and
 # run inference with bundles/unet through the stock `python -m monai.bundle run`. A second run skips the
 # steps that are done (delete runs/demo to start again); an interrupted training resumes from its latest
-# checkpoint. Settings are sized for 2 CPU cores: 66-82 s after installation, validation Dice 0.995
+# checkpoint. runs/demo is a run folder (--run_dir): configs/, run.json, models/, train/, eval/, pred/.
+# Settings are sized for 2 CPU cores: 66-82 s after installation, validation Dice 0.995
 # (measured numbers: bundles/unet/docs/README.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,7 +35,7 @@ else
   resume=false  # an interrupted training continues from its latest checkpoint_epoch=N.pt
   if compgen -G "$out/models/checkpoint_epoch=*.pt" > /dev/null; then resume=true; echo "   resuming"; fi
   "$py" -m monai.bundle run --config_file "$bundle/train.yaml" "${common[@]}" \
-    --epochs "$epochs" --learning_rate 1e-3 --resume "$resume" "${redo[@]}" --output_dir "$out/train" --ckpt_dir "$out/models"
+    --epochs "$epochs" --learning_rate 1e-3 --resume "$resume" "${redo[@]}" --run_dir "$out"
   touch "$out/train.done"
 fi
 
@@ -43,7 +44,7 @@ if [ -f "$out/eval/metrics.csv" ] && [ "$out/eval/metrics.csv" -nt "$out/train.d
   echo "   done before: skipped"
 else
   "$py" -m monai.bundle run --config_file "['$bundle/train.yaml','$bundle/evaluate.yaml']" "${common[@]}" "${redo[@]}" \
-    --output_dir "$out/eval" --ckpt_dir "$out/models"
+    --run_dir "$out"
 fi
 
 echo "== 4/4 inference on one held-out (test) volume -> $out/pred"
@@ -51,7 +52,7 @@ if compgen -G "$out/pred/*_seg.nii.gz" > /dev/null && [ "$(ls -t "$out"/pred/*_s
   echo "   done before: skipped"
 else
   "$py" -m monai.bundle run --config_file "['$bundle/train.yaml','$bundle/inference.yaml']" "${common[@]}" "${redo[@]}" \
-    --max_cases 1 --output_dir "$out/pred" --ckpt_dir "$out/models"
+    --max_cases 1 --run_dir "$out"
 fi
 
 "$py" scripts/report_demo.py --out "$out" --min_dice 0.80

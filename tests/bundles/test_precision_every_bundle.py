@@ -12,7 +12,7 @@ from monai.bundle import ConfigParser
 
 from engines import MixedPrecisionEvaluator
 from formats import FORMATS
-from inferers import AdaptiveSliceInferer, AutocastInferer
+from inferers import AdaptiveSliceInferer, AutocastInferer, ForegroundCropInferer
 import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,5 +74,6 @@ def test_amp_bfloat16_reaches_validation_evaluation_and_inference(bundle, datase
         assert on.amp_dtype == torch.bfloat16 and off.amp_dtype is None, where
         assert isinstance(on.inferer, AutocastInferer) and on.inferer.dtype == torch.bfloat16, where
         assert not isinstance(off.inferer, AutocastInferer) and type(on.inferer.inferer) is type(off.inferer), where
-        if data_format in ("msd", "brats2020"):  # volumes: the adaptive slice inferer (out-of-memory fall-back)
-            assert isinstance(off.inferer, AdaptiveSliceInferer), where
+        if data_format in ("msd", "brats2020"):  # volumes: the non-zero box, then the adaptive slice inferer
+            assert isinstance(off.inferer, ForegroundCropInferer), where
+            assert isinstance(off.inferer.inferer, AdaptiveSliceInferer), where

@@ -13,7 +13,7 @@ from monai.inferers import SimpleInferer, SliceInferer
 from monai.losses import DiceLoss
 
 from engines import MixedPrecisionEvaluator, MixedPrecisionTrainer, resolve_amp_dtype, to_channels_last
-from inferers import AutocastInferer
+from inferers import AutocastInferer, ForegroundCropInferer
 from networks import ModularUNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +155,9 @@ def test_bundle_config_switches(synthetic_msd_dir, monkeypatch, tmp_path):
     evaluator = parser.get_parsed_content("validate#evaluator")
     for engine in (trainer, evaluator):
         assert isinstance(engine.inferer, AutocastInferer) and engine.amp_dtype == torch.bfloat16
-    assert isinstance(evaluator.inferer.inferer, SliceInferer) and isinstance(trainer.inferer.inferer, SimpleInferer)
+    crop = evaluator.inferer.inferer  # validation infers the non-zero box of each volume, slice by slice
+    assert isinstance(crop, ForegroundCropInferer) and isinstance(crop.inferer, SliceInferer)
+    assert isinstance(trainer.inferer.inferer, SimpleInferer)
     conv = next(m for m in trainer.network.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
 
