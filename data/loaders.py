@@ -114,13 +114,36 @@ def resolve_plan(
     return plan
 
 
-def split_cases(spec: DatasetSpec, val_fraction: float = 0.2, seed: int = 0) -> tuple[list[dict], list[dict]]:
-    """Training and validation cases of ``spec.training``, split by case (:func:`data.splits.split_by_group`; a
-    ``group`` key, e.g. the patient, keeps its cases together)."""
+def split_cases(
+    spec: DatasetSpec, val_fraction: float = 0.2, seed: int = 0, fold: int = -1, num_folds: int = 5
+) -> tuple[list[dict], list[dict]]:
+    """Training and validation cases of ``spec.training``, split by case (a ``group`` key, e.g. the patient, keeps
+    its cases together).
+
+    Args:
+        spec: the data set.
+        val_fraction: share of the cases held out for validation (one split; ``fold`` -1).
+        seed: seed of the split (or of the fold assignment).
+        fold: 0..num_folds-1: fold ``fold`` of a k-fold cross-validation by case (nnU-Net's ``--fold``): the
+            validation parts of the folds are disjoint and together hold every case once
+            (:func:`data.folds.kfold_split`); -1: one split of ``val_fraction`` (:func:`data.splits.split_by_group`).
+        num_folds: k of the cross-validation.
+
+    Raises:
+        ValueError: ``fold`` outside -1..num_folds-1, or fewer cases than folds.
+    """
+    from data.folds import kfold_split
     from data.splits import split_by_group
 
     key = "group" if any("group" in case for case in spec.training) else "case_id"
-    train, val = split_by_group(spec.training, (1.0 - val_fraction, val_fraction), group_key=key, seed=seed)
+    fold, num_folds = int(fold), int(num_folds)
+    if fold < 0:
+        train, val = split_by_group(spec.training, (1.0 - val_fraction, val_fraction), group_key=key, seed=seed)
+        return list(train), list(val)
+    if len({case.get(key, case.get("case_id")) for case in spec.training}) < num_folds:
+        raise ValueError(f"{spec.root}: {len(spec.training)} training cases cannot make {num_folds} folds; "
+                         "set --num_folds lower (or --fold -1 for one split)")
+    train, val = kfold_split(spec.training, fold, num_folds=num_folds, group_key=key, seed=seed)
     return list(train), list(val)
 
 

@@ -175,3 +175,19 @@ def test_nested_override_reaches_the_data_pipeline(twins, tmp_path):
     saved = json.loads((tmp_path / "models" / "plan.json").read_text())
     assert saved["patch_size"] == [16, 8] and saved["batch_size"] == 3
     assert network(batch["image"][:1]).shape == (1, 4, 16, 8), "in/out channels of the plan: 1 MRI channel, 4 classes"
+
+
+def test_fold_selects_one_part_of_a_cross_validation_by_case(twins, tmp_path, monkeypatch):
+    """`--fold N --num_folds K` trains fold N: the validation parts of the folds are disjoint and hold every case."""
+    from monai.bundle import ConfigParser
+
+    monkeypatch.chdir(ROOT)
+    held_out = []
+    for fold in range(NUM_TRAINING):
+        parser = ConfigParser()
+        parser.read_config([str(ROOT / TRAIN), str(ROOT / ANY)])
+        parser.update({"dataset_dir": str(twins["mri"]), "fold": fold, "num_folds": NUM_TRAINING})
+        train, val = parser.get_parsed_content("data#train_files"), parser.get_parsed_content("data#val_files")
+        assert len(val) == 1 and len(train) == NUM_TRAINING - 1 and val[0] not in train
+        held_out.append(val[0]["case_id"])
+    assert len(set(held_out)) == NUM_TRAINING, "each case validated by exactly one fold"

@@ -87,6 +87,20 @@ def test_split_is_by_case_and_test_cases_are_required(mri):
         inference_cases(mri_no_test)
 
 
+def test_folds_are_disjoint_cover_every_case_and_follow_the_seed(mri):
+    ids = sorted(c["case_id"] for c in mri.training)
+    folds = [split_cases(mri, fold=k, num_folds=4, seed=0) for k in range(4)]
+    held_out = [sorted(c["case_id"] for c in val) for _, val in folds]
+    assert sorted(i for part in held_out for i in part) == ids, "every case validated exactly once"
+    for (train, val), part in zip(folds, held_out):
+        assert sorted(c["case_id"] for c in train + val) == ids and not set(part) & {c["case_id"] for c in train}
+    assert [split_cases(mri, fold=1, num_folds=4, seed=0)[1]] == [folds[1][1]], "deterministic"
+    with pytest.raises(ValueError, match=f"cannot make {len(ids) + 1} folds"):
+        split_cases(mri, fold=0, num_folds=len(ids) + 1)
+    with pytest.raises(ValueError, match="fold must be in 0..3"):
+        split_cases(mri, fold=4, num_folds=4)
+
+
 def test_region_plans_get_region_channels():
     assert label_transforms({"region_based": False}) == []
     (t,) = label_transforms({"region_based": True, "labels": {"background": 0, "wt": [1, 2], "tc": [2]}})
