@@ -19,6 +19,7 @@ from data.splits import split_by_group
 from formats import FORMATS
 from formats.brats2020.synthetic import generate_brats2020
 import catalog
+from tests.bundles.seed_roots import in_root
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = "bundles/brats_unet/configs"
@@ -32,20 +33,11 @@ PER_CASE_HEADER = (
 )  # fmt: skip
 
 
-def _in_root(root: Path, config: str, args) -> list[str]:
-    """Checkpoints (and training logs) in ``root``, as the bundle's folders were before run folders: ``--ckpt_dir
-    root/models`` always, ``--output_dir root/runs`` for training unless the test gives one."""
-    out = ["--ckpt_dir", str(root / "models")]
-    if config == "train" and "--output_dir" not in args and "output_dir" not in args:
-        out += ["--output_dir", str(root / "runs")]
-    return out
-
-
 def _run(config: str, root: Path, dataset: Path, *extra: str, extra_files: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     files = [*catalog.config_files("brats_unet", config), *extra_files]
     cmd = [
         sys.executable, "-m", "monai.bundle", "run", "--config_file", str(files),
-        "--dataset_dir", str(dataset), "--bundle_root", str(root), *_in_root(root, config, extra), *TINY, *extra,
+        "--dataset_dir", str(dataset), "--bundle_root", str(root), *in_root(root, config, extra), *TINY, *extra,
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"

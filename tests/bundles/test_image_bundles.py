@@ -20,6 +20,7 @@ from networks import count_parameters
 from formats.figshare.synthetic import generate_figshare
 from formats.png_pairs.synthetic import generate_png_pairs
 import catalog
+from tests.bundles.seed_roots import in_root
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVER = "bundles/liver_improved_skip_unet/configs"
@@ -74,19 +75,10 @@ def _test_files(bundle: str, dataset_dir: Path) -> list[dict]:
     return parser.get_parsed_content("data#test_files")
 
 
-def _in_root(root: Path, config: str, args) -> list[str]:
-    """Checkpoints (and training logs) in ``root``, as the bundle's folders were before run folders: ``--ckpt_dir
-    root/models`` always, ``--output_dir root/runs`` for training unless the test gives one."""
-    out = ["--ckpt_dir", str(root / "models")]
-    if config == "train" and "--output_dir" not in args and "output_dir" not in args:
-        out += ["--output_dir", str(root / "runs")]
-    return out
-
-
 def _run(bundle: str, config: str, dataset_dir: Path, root: Path, *extra: str) -> float:
     cmd = [
         sys.executable, "-m", "monai.bundle", "run", "--config_file", str(config_files(bundle, config)),
-        "--dataset_dir", str(dataset_dir), "--bundle_root", str(root), *_in_root(root, config, extra), *TINY,
+        "--dataset_dir", str(dataset_dir), "--bundle_root", str(root), *in_root(root, config, extra), *TINY,
         *_cli_overrides(TINY_NET[bundle]), *extra,
     ]  # fmt: skip
     start = time.perf_counter()

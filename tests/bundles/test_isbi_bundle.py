@@ -23,6 +23,7 @@ from data.errors import DatasetError
 from inferers.overlap_tile import OverlapTileInferer
 from formats.isbi2012.synthetic import generate_isbi2012
 import catalog
+from tests.bundles.seed_roots import in_root
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = "bundles/isbi_unet/configs"
@@ -49,19 +50,10 @@ def _parser(config: str, dataset_dir: Path, **overrides) -> ConfigParser:
     return parser
 
 
-def _in_root(root: Path, config: str, args) -> list[str]:
-    """Checkpoints (and training logs) in ``root``, as the bundle's folders were before run folders: ``--ckpt_dir
-    root/models`` always, ``--output_dir root/runs`` for training unless the test gives one."""
-    out = ["--ckpt_dir", str(root / "models")]
-    if config == "train" and "--output_dir" not in args and "output_dir" not in args:
-        out += ["--output_dir", str(root / "runs")]
-    return out
-
-
 def _run(config: str, dataset_dir: Path, root: Path, **overrides) -> None:
     values = {**TINY, **overrides}
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(catalog.config_files("isbi_unet", config)),
-           "--dataset_dir", str(dataset_dir), "--bundle_root", str(root), *_in_root(root, config, overrides)]  # fmt: skip
+           "--dataset_dir", str(dataset_dir), "--bundle_root", str(root), *in_root(root, config, overrides)]  # fmt: skip
     cmd += [x for key, value in values.items() for x in (f"--{key}", str(value))]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
