@@ -38,3 +38,15 @@ EMPTY = columns()
 def logits(mask: torch.Tensor) -> torch.Tensor:
     """Hard logits (+LOGIT on the mask, -LOGIT elsewhere) of a binary mask."""
     return LOGIT * (2.0 * mask - 1.0)
+
+
+def overlapping_squares(size: tuple[int, int] = (9, 7)):
+    """(label, pred) boolean numpy masks of two overlapping squares, for the picture tests: true positives where
+    both are set, false negatives where only the label, false positives where only the prediction."""
+    import numpy as np
+
+    label = np.zeros(size, bool)
+    pred = np.zeros(size, bool)
+    label[1:4, 1:4] = True
+    pred[2:6, 2:6] = True
+    return label, pred

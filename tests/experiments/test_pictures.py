@@ -22,17 +22,11 @@ from experiments import (
     select_gallery,
 )
 
-
-def _masks(size=(9, 7)):
-    label = np.zeros(size, bool)
-    pred = np.zeros(size, bool)
-    label[1:4, 1:4] = True  # TP where both, FN where only label
-    pred[2:6, 2:6] = True  # FP where only pred
-    return label, pred
+from tests.masks import overlapping_squares
 
 
 def test_case_figure_has_one_panel_per_modality_plus_truth_prediction_errors(tmp_path):
-    label, pred = _masks((16, 12))
+    label, pred = overlapping_squares((16, 12))
     image = np.random.default_rng(1).normal(size=(4, 16, 12))
     fig = case_figure(image, label, pred, ("FLAIR", "T1w", "T1gd", "T2w"), title="case")
     assert len(fig.axes) == 4 + 3
@@ -87,7 +81,7 @@ def test_select_gallery_orders_worst_and_best_without_overlap():
 
 
 def test_gallery_figure_and_tensorboard_image(tmp_path):
-    label, pred = _masks()
+    label, pred = overlapping_squares()
     cases = [{"name": f"case{i}", "dice": d, "group": g, "image": np.ones((4, 9, 7)) * i, "label": label,
               "pred": pred} for i, (d, g) in enumerate([(0.1, "worst"), (0.9, "best")])]
     fig = gallery_figure(cases, title="gallery")
@@ -125,7 +119,7 @@ def test_pictures_take_channel_and_class_names_from_the_data_set():
 
     from experiments.pictures import _channel_names
 
-    label, pred = _masks((16, 12))
+    label, pred = overlapping_squares((16, 12))
     image = np.random.default_rng(3).normal(size=(2, 16, 12))
     spec = {"_target_": "types.SimpleNamespace", "channel_names": ["DAPI", "GFP"]}  # as a DatasetSpec has them
     names = _channel_names(ConfigParser({"data": {"dataset": spec}}))

@@ -25,6 +25,8 @@ from engines.overlay import (
     region_index_map,
 )
 
+from tests.masks import overlapping_squares
+
 
 def _texts(fig) -> list[str]:
     """Every text of a figure: suptitle, panel titles, legend entries."""
@@ -45,14 +47,6 @@ def _monai_dice(label: np.ndarray, pred: np.ndarray, num_classes: int) -> list[f
     metric = DiceMetric(include_background=False, reduction="none", ignore_empty=False)
     metric(y_pred=p, y=y)
     return metric.aggregate()[0].tolist()
-
-
-def _masks(size=(9, 7)):
-    label = np.zeros(size, bool)
-    pred = np.zeros(size, bool)
-    label[1:4, 1:4] = True  # TP where both, FN where only label
-    pred[2:6, 2:6] = True  # FP where only pred
-    return label, pred
 
 
 def _three_classes(size=(12, 10)):
@@ -112,7 +106,7 @@ def test_multiclass_figure_names_three_classes_and_shows_monais_dice():
 
 
 def test_binary_figure_of_a_micrograph_is_labelled_with_its_own_names():
-    label, pred = _masks((16, 12))
+    label, pred = overlapping_squares((16, 12))
     image = np.random.default_rng(1).normal(size=(1, 16, 12))
     fig = overlay_figure(image, label, pred, channel_names=["DAPI"], class_names=["background", "nucleus"],
                          array_layout="rows_columns")  # fmt: skip
@@ -164,7 +158,7 @@ def test_rows_columns_pages_are_drawn_as_stored_and_named():
 
 
 def test_error_overlay_colours_tp_fp_fn_and_grey_background():
-    label, pred = _masks()
+    label, pred = overlapping_squares()
     image = np.random.default_rng(0).normal(size=label.shape)
     rgb = error_overlay(image, label, pred, alpha=1.0)
     assert rgb.shape == (*label.shape, 3)
@@ -181,7 +175,7 @@ def test_error_overlay_colours_tp_fp_fn_and_grey_background():
 
 
 def test_error_overlay_rejects_a_mask_of_another_shape():
-    label, pred = _masks()
+    label, pred = overlapping_squares()
     with pytest.raises(ValueError, match="differs from the image slice shape"):
         error_overlay(np.zeros((9, 8)), label, pred)
 
