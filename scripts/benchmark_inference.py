@@ -251,8 +251,10 @@ def brats_network_stage(volume: np.ndarray, args, choice, times: dict, quick: bo
     from inferers import AutocastInferer, ForegroundCropInferer
 
     parser = ConfigParser()
-    parser.read_config(str(ROOT / "bundles/brats_unet/configs/inference.yaml"))
-    parser.update({"device": "$torch.device('cpu')", **({"features": 4, "image_size": [32, 32]} if quick else {})})
+    parser.read_config([str(ROOT / f"bundles/brats_unet/configs/{name}.yaml") for name in ("train", "inference")])
+    # the bundle's own crop off: this stage wraps the slice inferer itself, to time fit_roi beside it
+    parser.update({"device": "$torch.device('cpu')", "crop_foreground": False,
+                   **({"features": 4, "image_size": [32, 32]} if quick else {})})
     parser.resolve_macro_and_relative_ids()
     size = [int(v) for v in parser.get_parsed_content("image_size")]
     x = torch.from_numpy(volume[..., :2]).permute(2, 3, 0, 1)[5:150]  # (Z, C, X, Y)
@@ -306,11 +308,7 @@ def crop_benchmark(args) -> int:
         parsers = {}
         for name, (p, c) in configs.items():
             parser = bundle_parser(data_dir, f"{tmp}/pred {name}", f"{tmp}/models", "auto", {**overrides, **precisions[p]})
-            if c == "on":
-                inner = parser["validate"]["slice_inferer"]
-                parser["validate"]["slice_inferer"] = {
-                    "_target_": "inferers.ForegroundCropInferer", "inferer": inner, "background": "sigmoid", "out_channels": 1,
-                }  # fmt: skip
+            parser["crop_foreground"] = c == "on"  # the bundle's own switch (validate#slice_inferer's crop)
             parsers[name] = parser
         first = next(iter(parsers.values()))
         image_path = first.get_parsed_content("infer_files")[0]["image"]
