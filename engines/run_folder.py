@@ -258,7 +258,10 @@ def record_run(
     Returns:
         The run folder.
     """
-    from sharing.configs import flatten_config  # sharing imports engines only lazily; no cycle at import time
+    try:  # sharing imports engines only lazily; no cycle at import time
+        from sharing.configs import flatten_config
+    except ImportError:  # a packaged bundle run outside the repository ships no `sharing` package
+        flatten_config = None
 
     run_dir = Path(run_dir).resolve()
     root = Path(root or os.getcwd()).resolve()
@@ -272,12 +275,14 @@ def record_run(
         "versions": _versions(),
         **dict(extra or {}),
     }
-    if invocation is None:
-        logger.warning(f"{run_dir}: not started by `python -m monai.bundle run`; the run's configs are not recorded.")
-    else:
+    if invocation is not None:
         files, overrides = invocation
         overrides = _absolute_paths(overrides)
         record.update(config_files=files, overrides=overrides)
+    if invocation is None or flatten_config is None:
+        why = "not started by `python -m monai.bundle run`" if invocation is None else "no `sharing` package here"
+        logger.warning(f"{run_dir}: {why}; the run's configs are not recorded.")
+    else:
         common = {"run_dir": str(run_dir), "ckpt_dir": str(run_dir / "models")}
         for workflow, keys in (workflows or {"train": {}}).items():
             lists = files if workflow == "train" else _workflow_files(files, workflow)
