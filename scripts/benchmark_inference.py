@@ -353,8 +353,8 @@ def crop_benchmark(args) -> int:
         f"(in-plane the box {crop.last_box[0][:2]}..{crop.last_box[1][:2]} is grown to the roi: whole {inferred[0]} x "
         f"{inferred[1]} slices). Median of {args.rounds} interleaved rounds after a warm-up; wall seconds and "
         f"the process's CPU seconds (all threads; less sensitive to other jobs). amp auto here: {choice.describe()}.",
-        f"Load: {loads[0]} (start); {loads[-1]} (end). The machine was shared with other jobs: compare the rows "
-        "with each other, not with the idle-machine sections.",
+        f"Load: {loads[0]} (start); {loads[-1]} (end) (the benchmark's own 2 threads count in the end figure; "
+        "compare the rows with each other, and load well above 2 means other jobs shared the machine).",
         "",
         "| precision | crop | end to end s | end to end CPU s | network stage s | network stage CPU s | CPU speed-up by the crop (end to end, network) |",
         "|---|---|---:|---:|---:|---:|---:|",
