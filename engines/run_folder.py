@@ -11,8 +11,8 @@
 
 A run folder is a bundle: ``python -m monai.bundle run --config_file runs/unet/act-prelu/configs/evaluate.yaml``
 needs no other override (run from the repository root, where our packages are importable), and the packaging and
-export scripts take ``--run_dir``. The run name comes from ``--run_name``, else from the overrides that differ from
-the bundle's defaults (``--act prelu --dropout 0.2`` -> ``act-prelu_dropout-0.2``), else ``default``; a new run
+export scripts take ``--run_dir``. The run name comes from ``--run_name``, else from the command line's overrides
+(paths, devices and evaluation-only keys left out: ``--act prelu --dropout 0.2`` -> ``act-prelu_dropout-0.2``), else ``default``; a new run
 never writes into another run's folder (``-2``, ``-3``, ... are appended), ``--resume true`` continues the newest
 folder of that name (or the one given with ``--run_dir``).
 
