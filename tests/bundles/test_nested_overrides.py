@@ -43,3 +43,23 @@ def test_every_seed_data_block_takes_nested_overrides(bundle, key, value, read, 
         parser.read_config(catalog.config_files(bundle, workflow))
         parser.update({key: value})  # what `--<key> <value>` does
         assert parser.get(read) == value, (bundle, workflow)
+
+
+def test_deep_supervision_switch_of_the_unet_bundle(monkeypatch):
+    """`--deep_supervision true` gives the seed U-Net heads in training (its loss takes the stacked heads with
+    nnU-Net's weights) and one output in evaluation; the default has none."""
+    import torch
+
+    monkeypatch.chdir(ROOT)
+    outputs = {}
+    for flag in ("false", "true"):
+        parser = ConfigParser()
+        parser.read_config(catalog.config_files("unet", "train"))
+        parser.update({"deep_supervision": flag, "target_params": 0, "features": 4, "device": "cpu"})
+        net, loss = parser.get_parsed_content("network_def"), parser.get_parsed_content("loss")
+        x, y = torch.randn(2, 4, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
+        train_out = net.train()(x)
+        assert torch.isfinite(loss(train_out, y))
+        outputs[flag] = (tuple(train_out.shape), tuple(net.eval()(x).shape))
+    assert outputs["false"] == ((2, 1, 32, 32), (2, 1, 32, 32))
+    assert outputs["true"][0] == (2, 4, 1, 32, 32) and outputs["true"][1] == (2, 1, 32, 32), outputs
