@@ -201,7 +201,7 @@ def _config(*files: str) -> str:
 
 def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: int, features: int = 16,
              iterations_per_epoch: int = 10, variant: str | None = None, extra: list[str] | None = None,
-             fingerprint_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+             fingerprint_dir: str | os.PathLike | None = None, epochs: int = 0) -> dict[str, Any]:
     """Train the generic path with the default recipe for ``budget`` seconds (``--time_limit``) on all training
     cases (no validation split: nnU-Net's fold ``all``), then predict the test images with the last checkpoint.
 
@@ -216,6 +216,8 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
         variant: an optional variant override file (e.g. ``bundles/attention_unet/configs/variant.yaml``).
         extra: further command-line overrides for training (e.g. ``["--learning_rate", "3e-3"]``).
         fingerprint_dir: cached fingerprints.
+        epochs: 0: train for ``budget`` seconds; N: exactly N epochs, no time limit (equal work, e.g. to compare
+            precisions at equal epochs).
 
     Returns:
         ``{"train_seconds", "iterations", "epochs", "command", "pred_dir"}``.
@@ -230,7 +232,8 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
               "--num_workers", "0", "--seed", str(seed), "--plan#features", str(features), "--val_fraction", "0",
               "--fingerprint_dir", str(fingerprint_dir or run_dir.parent / "fingerprints")]
     train = [sys.executable, "-m", "monai.bundle", "run", "--config_file", _config(*files), *common,
-             "--time_limit", f"{budget:.1f}", "--epochs", "100000", "--iterations_per_epoch",
+             "--time_limit", f"{budget:.1f}" if epochs <= 0 else "0", "--epochs", str(epochs if epochs > 0 else 100000),
+             "--iterations_per_epoch",
              str(iterations_per_epoch), "--val_interval", "100000000", "--output_dir", str(run_dir / "train"),
              *(extra or [])]
     log = run_dir / "train.log"

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--features", type=int, default=16, help="base width of ours (--plan#features)")
     parser.add_argument("--iterations_per_epoch", type=int, default=10,
                         help="ours: batches per epoch (the time limit is checked after each epoch)")
+    parser.add_argument("--epochs", type=int, default=0,
+                        help="ours: train exactly this many epochs instead of the wall-time budget (0: the budget); "
+                             "e.g. to compare precisions at equal epochs")
     parser.add_argument("--ours_extra", default="",
                         help="further overrides for ours, one string, e.g. \"--learning_rate 3e-3\"")
     parser.add_argument("--variant", default=None,
@@ -181,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                 tag = ("ours_unet" if variant is None else "ours_" + Path(variant).parts[-3]) + ("_x" if extra else "")
                 run = accuracy.run_ours(data, work / "runs" / f"{name}_{tag}_{seed}", budget, seed,
                                         features=args.features, iterations_per_epoch=args.iterations_per_epoch,
-                                        variant=variant, extra=extra, fingerprint_dir=work / "fingerprints")
+                                        variant=variant, extra=extra, fingerprint_dir=work / "fingerprints",
+                                        epochs=args.epochs)
                 record({"dataset": name, "contender": contender, "seed": seed, "budget": budget, **run,
                         **accuracy.score_predictions(run["pred_dir"], data)})
             if not args.no_basic_unet and (name, "MONAI BasicUNet script", seed) not in done:

@@ -101,3 +101,28 @@ def test_quick_mode_runs_ours_and_basic_unet(tmp_path, capsys, monkeypatch):
     # a rerun resumes: nothing runs again
     assert benchmark_accuracy.main(["--quick", "--work_dir", str(tmp_path), "--seeds", "0"]) == 0
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 2
+
+
+def test_ours_with_fixed_epochs_has_no_time_limit(tmp_path, monkeypatch):
+    """`run_ours(epochs=N)` trains exactly N epochs (no wall-time budget); the default trains for the budget."""
+    commands = []
+
+    def fake_run(cmd, log_file, env=None, cwd=None):
+        commands.append(cmd)
+        log_file.write_text("")
+        if "--time_limit" in cmd:  # training: leave the checkpoint of its last epoch
+            models = Path(cmd[cmd.index("--ckpt_dir") + 1])
+            models.mkdir(parents=True, exist_ok=True)
+            last = int(cmd[cmd.index("--epochs") + 1]) if cmd[cmd.index("--time_limit") + 1] == "0" else 3
+            (models / f"checkpoint_epoch={last}.pt").write_bytes(b"")
+        return 1.0
+
+    monkeypatch.setattr(accuracy, "_run", fake_run)
+    data = {"root": str(tmp_path), "spatial_dims": 2}
+    fixed = accuracy.run_ours(data, tmp_path / "fixed", budget=60.0, seed=0, epochs=7, iterations_per_epoch=5)
+    train = commands[0]
+    assert train[train.index("--time_limit") + 1] == "0" and train[train.index("--epochs") + 1] == "7"
+    assert fixed["epochs"] == 7 and fixed["iterations"] == 35
+    accuracy.run_ours(data, tmp_path / "budget", budget=60.0, seed=0)
+    train = commands[2]
+    assert train[train.index("--time_limit") + 1] == "60.0" and train[train.index("--epochs") + 1] == "100000"
