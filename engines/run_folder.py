@@ -99,6 +99,12 @@ def _slug(value: Any) -> str:
     return text[:24] or "x"
 
 
+def _folder_name(run_name: str) -> str:
+    """A run name as a folder name: characters other than letters, digits, ``.``, ``_`` and ``-`` become ``-``
+    (the name is not shortened: :func:`run_name_from_overrides` keeps names short, a user's name is kept)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(run_name)).strip("-") or "default"
+
+
 def run_name_from_overrides(overrides: Mapping[str, Any]) -> str:
     """``act-prelu_dropout-0.2`` from ``{"act": "prelu", "dropout": 0.2}`` (paths, devices and run-folder flags
     left out; long names shortened with a hash); ``default`` when nothing is left."""
@@ -142,7 +148,7 @@ def find_run_dir(runs_root: str | os.PathLike, bundle_root: str | os.PathLike, r
     wanted = _model_overrides(invocation[1]) if invocation else {}
     runs = []
     for folder in sorted(bundle_dir.glob("*/" + RUN_FILE)):
-        if run_name and not re.fullmatch(re.escape(_slug(run_name).replace("+", "-")) + r"(-\d+)?", folder.parent.name):
+        if run_name and not re.fullmatch(re.escape(_folder_name(run_name)) + r"(-\d+)?", folder.parent.name):
             continue
         try:
             record = json.loads(folder.read_text(encoding="utf-8"))
@@ -183,7 +189,7 @@ def new_run_dir(
     if not run_name:
         invocation = cli_invocation()
         run_name = run_name_from_overrides(invocation[1]) if invocation else "default"
-    base = Path(runs_root) / _bundle_name(bundle_root) / _slug(run_name).replace("+", "-")
+    base = Path(runs_root) / _bundle_name(bundle_root) / _folder_name(run_name)
     if not unique:
         return str(base)
     candidates = [base] + [base.with_name(f"{base.name}-{k}") for k in range(2, 1000)]

@@ -60,3 +60,11 @@ def test_record_run_writes_self_contained_configs(tmp_path, monkeypatch):
     assert config["features"] == 4 and config["ckpt_dir"] == str(run / "models") and config["run_dir"] == str(run)
     assert not any(isinstance(v, str) and v.startswith("%") for v in config.values()), "macros resolved"
     assert (run / "configs" / "metadata.json").is_file()
+
+
+def test_the_folder_keeps_the_whole_run_name(tmp_path):
+    """A name from several overrides is kept whole (only characters a folder cannot hold are replaced)."""
+    name = run_name_from_overrides({"act": "prelu", "dropout": 0.2, "norm": "none", "features": 32})
+    assert name == "act-prelu_dropout-0.2_features-32_norm-none"
+    assert Path(new_run_dir(tmp_path, "bundles/unet", run_name=name)).name == name
+    assert Path(new_run_dir(tmp_path, "bundles/unet", run_name="my run/1")).name == "my-run-1"
