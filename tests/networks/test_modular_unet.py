@@ -42,7 +42,9 @@ class TestEveryCombination(unittest.TestCase):
         check_network(ModularUNet, {**TINY, **slots}, {2: SAME_SIZES[2]}, 2, 3, script=True)
         check_network(ModularUNet, {**TINY, **slots}, {3: SAME_SIZES[3]}, 2, 3, script=False)
 
-    @parameterized.expand(ALL_COMBINATIONS)
+    # the heads read the decoder's outputs, whatever module made them: every registered module once (one slot
+    # varied at a time), not every combination
+    @parameterized.expand(ONE_AT_A_TIME)
     def test_deep_supervision_2d_3d(self, _, slots):
         # heads stacked in training (every head gets a gradient), one output in eval mode
         check_network(ModularUNet, {**TINY, **DS, **slots}, DS_SIZES, 2, 3, script=False, heads=2)
