@@ -83,7 +83,12 @@ class RunSpec:
 
 
 def _known_bundles(root: Path) -> list[str]:
-    return ["unet", *sorted(p.parent.parent.name for p in root.glob("bundles/*/configs/variant.yaml"))]
+    """unet and the bundles that override it (the comparison runner's family), from the catalog."""
+    import catalog
+
+    root = Path(root).absolute()
+    variants = [n for n in catalog.bundle_names(root) if n != "unet" and catalog.bundle(n, root).base == "unet"]
+    return ["unet", *sorted(variants)]
 
 
 def _known_losses(root: Path) -> list[str]:

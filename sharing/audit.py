@@ -161,28 +161,26 @@ def _import(name: str) -> types.ModuleType:
     return module
 
 
-@functools.lru_cache(maxsize=None)
-def _explicit_ids() -> frozenset[int]:
-    ids = {id(getattr(builtins, n)) for n in SAFE_BUILTINS}
-    for dotted in EXPLICIT:
+def _object_ids(dotted_names) -> set[int]:
+    """ids of the objects named ``module.name`` (names that do not import are left out)."""
+    ids = set()
+    for dotted in dotted_names:
         module, _, name = dotted.rpartition(".")
         try:
             ids.add(id(getattr(importlib.import_module(module), name)))
         except (ImportError, AttributeError):
             continue
-    return frozenset(ids)
+    return ids
+
+
+@functools.lru_cache(maxsize=None)
+def _explicit_ids() -> frozenset[int]:
+    return frozenset({id(getattr(builtins, n)) for n in SAFE_BUILTINS} | _object_ids(EXPLICIT))
 
 
 @functools.lru_cache(maxsize=None)
 def _denied_ids() -> frozenset[int]:
-    ids = set()
-    for dotted in MONAI_DENIED:
-        module, _, name = dotted.rpartition(".")
-        try:
-            ids.add(id(getattr(importlib.import_module(module), name)))
-        except (ImportError, AttributeError):
-            continue
-    return frozenset(ids)
+    return frozenset(_object_ids(MONAI_DENIED))
 
 
 def _subclass(obj: Any, base_path: str) -> bool:
