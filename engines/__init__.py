@@ -24,6 +24,7 @@ from .precision import (
     to_channels_last,
 )
 from .progress import ProgressBarHandler
+from .recipes import RecipeError, follow_recipe
 from .timing import EpochTimeHandler, InferenceTimeHandler, TimeLimitHandler
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "OutputFolderError",
     "PrecisionChoice",
     "PreflightError",
+    "RecipeError",
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
     "StopOnNonFiniteLoss",
@@ -50,6 +52,7 @@ __all__ = [
     "check_outputs",
     "choose_precision",
     "device_capabilities",
+    "follow_recipe",
     "check_tile_fits",
     "is_distributed",
     "is_main_process",

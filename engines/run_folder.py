@@ -17,8 +17,9 @@ never writes into another run's folder (``-2``, ``-3``, ... are appended), ``--r
 folder of that name (or the one given with ``--run_dir``).
 
 The overrides are read from the command line that started the process (``python -m monai.bundle run ...``), the
-only place MONAI keeps them; a bundle run from Python without that command line gets its folder and run.json but
-no configs/ (a warning says so).
+only place MONAI keeps them, or from the generic path's invocation that ``recipe: auto`` runs in its place
+(:mod:`engines.recipes`); a bundle run from Python otherwise gets its folder and run.json but no configs/ (a warning
+says so). run.json records the data set trained on: evaluation and inference take a run of their own data set.
 """
 
 from __future__ import annotations
@@ -66,9 +67,16 @@ def cli_invocation(argv: Sequence[str] | None = None) -> tuple[list[str], dict[s
 
     Returns:
         ``(config_files, overrides)``, or None when ``argv`` is not such a command line (no ``--config_file``).
+        While ``recipe: auto`` runs the generic path's config list in place of the command's
+        (:func:`engines.recipes.follow_recipe`), that list and its overrides.
     """
     from fire.parser import DefaultParseValue
 
+    from .recipes import handed_over_invocation
+
+    if argv is None and handed_over_invocation() is not None:  # recipe auto ran the generic path's list
+        files, overrides = handed_over_invocation()
+        return list(files), dict(overrides)
     args = list(sys.argv[1:] if argv is None else argv)
     pairs: dict[str, Any] = {}
     i = 0
@@ -134,11 +142,19 @@ def _model_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in overrides.items() if k not in NOT_IN_NAME and not k.startswith("_")}
 
 
-def find_run_dir(runs_root: str | os.PathLike, bundle_root: str | os.PathLike, run_name: str = "") -> str:
+def _same_folder(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def find_run_dir(
+    runs_root: str | os.PathLike, bundle_root: str | os.PathLike, run_name: str = "",
+    dataset_dir: str | os.PathLike | None = None,
+) -> str:
     """The training run an evaluation / inference of this bundle uses: the newest run folder under
-    ``<runs_root>/<bundle>`` (named ``run_name``, if given) whose training overrides include every override of
-    this command line that changes what a run computes (``--act prelu`` finds the run trained with ``--act
-    prelu``; no such override: the newest run).
+    ``<runs_root>/<bundle>`` (named ``run_name``, if given), trained on ``dataset_dir`` (runs recorded on another data
+    set are skipped: one bundle trains on many), whose training overrides include every override of this command line
+    that changes what a run computes (``--act prelu`` finds the run trained with ``--act prelu``; no such override:
+    the newest run).
 
     Raises:
         RunFolderError: no run fits; the message lists the runs there and says to train first or give ``--run_dir``.
@@ -146,13 +162,17 @@ def find_run_dir(runs_root: str | os.PathLike, bundle_root: str | os.PathLike, r
     bundle_dir = Path(runs_root) / _bundle_name(bundle_root)
     invocation = cli_invocation()
     wanted = _model_overrides(invocation[1]) if invocation else {}
-    runs = []
+    runs, elsewhere = [], []
     for folder in sorted(bundle_dir.glob("*/" + RUN_FILE)):
         if run_name and not re.fullmatch(re.escape(_folder_name(run_name)) + r"(-\d+)?", folder.parent.name):
             continue
         try:
             record = json.loads(folder.read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            continue
+        trained_on = record.get("dataset_dir")
+        if dataset_dir and trained_on and not _same_folder(trained_on, dataset_dir):
+            elsewhere.append(f"{folder.parent.name} ({trained_on})")
             continue
         trained = _model_overrides(record.get("overrides") or {})
         if all(k in trained and trained[k] == v for k, v in wanted.items()):
@@ -161,9 +181,12 @@ def find_run_dir(runs_root: str | os.PathLike, bundle_root: str | os.PathLike, r
         known = sorted(p.parent.name for p in bundle_dir.glob("*/" + RUN_FILE))
         which = f" named {run_name!r}" if run_name else ""
         trained_with = f" trained with {wanted}" if wanted else ""
+        on = f" on {dataset_dir}" if dataset_dir else ""
+        other = f"; trained on other data sets: {', '.join(elsewhere)}" if elsewhere else ""
         raise RunFolderError(
-            f"{bundle_dir}: no training run{which}{trained_with} (runs there: {', '.join(known) or 'none'}); train "
-            "first, or give the run folder with --run_dir runs/<bundle>/<name> (or the checkpoint folder with --ckpt_dir)"
+            f"{bundle_dir}: no training run{which}{on}{trained_with} (runs there: {', '.join(known) or 'none'}{other}); "
+            "train first, or give the run folder with --run_dir runs/<bundle>/<name> (a model trained on another data "
+            "set too; or the checkpoint folder with --ckpt_dir)"
         )
     return str(max(runs)[2])
 
@@ -249,6 +272,7 @@ def record_run(
     workflows: Mapping[str, Mapping[str, Any]] | None = None,
     extra: Mapping[str, Any] | None = None,
     root: str | os.PathLike | None = None,
+    dataset_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Write the run record into ``run_dir`` (created): ``run.json`` and, when the process was started by
     ``python -m monai.bundle run``, ``configs/`` with one self-contained config per workflow.
@@ -260,6 +284,8 @@ def record_run(
             ``run_dir`` and ``ckpt_dir`` of this run.
         extra: more facts for ``run.json`` (e.g. the data set's fingerprint hash).
         root: repository root (macros and relative paths resolve against it); default: the working directory.
+        dataset_dir: the data set trained on (recorded absolute, so that :func:`find_run_dir` picks a run of the
+            data set it is asked about).
 
     Returns:
         The run folder.
@@ -279,6 +305,7 @@ def record_run(
         "cwd": str(root),
         "git_commit": _git_commit(root),
         "versions": _versions(),
+        **({"dataset_dir": str(Path(dataset_dir).expanduser().resolve())} if dataset_dir else {}),
         **dict(extra or {}),
     }
     if invocation is not None:

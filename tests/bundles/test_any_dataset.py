@@ -1,5 +1,6 @@
 """Integration: any registered data set through the stock `python -m monai.bundle` CLI with the generic override files
-(bundles/common/configs/any_dataset*.yaml): each synthetic nnU-Net twin trains, evaluates and infers in 2D, the MRI and
+(bundles/common/configs/any_dataset*.yaml), which the bundle's own train/evaluate/inference commands run on a data set
+other than the seed's (`recipe: auto`): each synthetic nnU-Net twin trains, evaluates and infers in 2D, the MRI and
 CT twins also in 3D; predictions keep their input's geometry; the tables have one row per case; a nested override
 reaches the data pipeline."""
 
@@ -20,6 +21,7 @@ TRAIN = "bundles/unet/configs/train.yaml"
 ANY = "bundles/common/configs/any_dataset.yaml"
 EVALUATE = "bundles/common/configs/any_dataset_evaluate.yaml"
 INFERENCE = "bundles/common/configs/any_dataset_inference.yaml"
+OWN_EVALUATE, OWN_INFERENCE = "bundles/unet/configs/evaluate.yaml", "bundles/unet/configs/inference.yaml"
 # tiny: width 4, epochs of 2 batches of 2 patches; 2 of the 5 training cases held out
 TINY = [
     "--iterations_per_epoch", "2", "--plan#features", "4", "--plan#batch_size", "2",
@@ -94,21 +96,26 @@ def check_outputs(run: Path, dataset: Path, spatial_dims: int, prediction_ending
 
 
 def train_evaluate_infer(
-    run: Path, dataset: Path, *extra: str, separate: bool = False, variant: str | None = None, epochs: int = 1
+    run: Path, dataset: Path, *extra: str, separate: bool = False, variant: str | None = None, epochs: int = 1,
+    explicit: bool = False,
 ) -> str:
     """Train, then evaluate and infer with the saved plan and model; `separate`: each its own command as a user
-    runs them; otherwise evaluation and inference in one process (both override files, both engines run)."""
+    runs them; otherwise evaluation and inference in one process (both override files, both engines run).
+
+    The commands are the bundle's own (train.yaml, then its evaluate.yaml / inference.yaml), whose `recipe: auto`
+    runs the generic path on a data set other than the seed's; `explicit`: the generic path's files named instead."""
     common = ["--dataset_dir", str(dataset), "--ckpt_dir", str(run / "models"), *TINY, *extra]
     common += ["--fingerprint_dir", str(run.parent / "fingerprints")]
-    base = [TRAIN] + ([variant] if variant else []) + [ANY]
+    base = [TRAIN] + ([variant] if variant else []) + ([ANY] if explicit else [])
+    evaluate, inference = (EVALUATE, INFERENCE) if explicit else (OWN_EVALUATE, OWN_INFERENCE)
     log = run_bundle(base, *common, "--epochs", str(epochs), "--output_dir", str(run / "train"))
     if separate:
-        run_bundle([*base, EVALUATE], *common, "--output_dir", str(run / "eval"))
-        run_bundle([*base, INFERENCE], *common, "--output_dir", str(run / "pred"))
+        run_bundle([*base, evaluate], *common, "--output_dir", str(run / "eval"))
+        run_bundle([*base, inference], *common, "--output_dir", str(run / "pred"))
     else:  # one process: the evaluation writes into eval/, the predictions into pred/
         both = "['$@evaluate#evaluator.run()', '$@infer#evaluator.run()']"
         run_bundle(
-            [*base, EVALUATE, INFERENCE], *common, "--output_dir", str(run / "pred"), "--run", both,
+            [*base, evaluate, inference], *common, "--output_dir", str(run / "pred"), "--run", both,
             "--metrics_dir", str(run / "eval"),
         )  # fmt: skip
     return log
@@ -117,14 +124,14 @@ def train_evaluate_infer(
 @pytest.mark.slow
 def test_mri_twin_2d_three_commands(twins, tmp_path):
     log = train_evaluate_infer(tmp_path / "run", twins["mri"], separate=True)
-    assert "plan written to" in log
+    assert "plan written to" in log and "recipe: the default recipe, because" in log
     check_outputs(tmp_path / "run", twins["mri"], spatial_dims=2)
 
 
 @pytest.mark.slow
 def test_ct_twin_2d_stops_at_the_time_limit(twins, tmp_path):
     """`--time_limit` (seconds) ends training after the first epoch past it, however many `--epochs` remain."""
-    log = train_evaluate_infer(tmp_path / "run", twins["ct"], "--time_limit", "0.001", epochs=3)
+    log = train_evaluate_infer(tmp_path / "run", twins["ct"], "--time_limit", "0.001", epochs=3, explicit=True)
     assert "time limit" in log
     assert [p.name for p in (tmp_path / "run" / "models").glob("checkpoint_epoch=*.pt")] == ["checkpoint_epoch=1.pt"]
     check_outputs(tmp_path / "run", twins["ct"], spatial_dims=2)
@@ -148,7 +155,8 @@ def test_twin_trains_evaluates_and_infers(twins, tmp_path, kind, dims, variant):
 
 
 def test_nested_override_reaches_the_data_pipeline(twins, tmp_path):
-    """`--plan#patch_size` and `--recipe#...` (nested keys) change the patches the trainer draws; in-process parse."""
+    """`--plan#patch_size` and `--default_recipe#...` (nested keys) change the patches the trainer draws; in-process
+    parse."""
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
@@ -157,7 +165,7 @@ def test_nested_override_reaches_the_data_pipeline(twins, tmp_path):
         {
             "dataset_dir": str(twins["mri"]), "ckpt_dir": str(tmp_path / "models"), "device": "cpu",
             "fingerprint_dir": str(tmp_path / "fingerprints"), "plan#patch_size": [16, 8], "plan#batch_size": 3,
-            "recipe#foreground_fraction": 1.0, "iterations_per_epoch": 2,
+            "default_recipe#foreground_fraction": 1.0, "iterations_per_epoch": 2,
         }
     )  # fmt: skip
     parser.parse()
@@ -170,7 +178,7 @@ def test_nested_override_reaches_the_data_pipeline(twins, tmp_path):
         os.chdir(cwd)
     batch = next(iter(loader))
     assert tuple(batch["image"].shape) == (3, 1, 16, 8), "patch size and batch size from the --plan# overrides"
-    assert all(b.sum() > 0 for b in batch["label"]), "--recipe#foreground_fraction 1: every patch holds a label"
+    assert all(b.sum() > 0 for b in batch["label"]), "--default_recipe#foreground_fraction 1: every patch holds a label"
     assert len(loader) == 2
     saved = json.loads((tmp_path / "models" / "plan.json").read_text())
     assert saved["patch_size"] == [16, 8] and saved["batch_size"] == 3

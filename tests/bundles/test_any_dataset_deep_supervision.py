@@ -1,4 +1,4 @@
-"""The generic path's deep supervision (bundles/common/configs/any_dataset.yaml, `recipe#deep_supervision`): one
+"""The generic path's deep supervision (bundles/common/configs/any_dataset.yaml, `default_recipe#deep_supervision`): one
 epoch in-process on the MRI twin trains the modular U-Net with its heads stacked (nnU-Net's loss weights), while
 validation and inference (the saved model loaded into the same network) see one output; switched off from the
 command line's string, no head is built; UNet++ keeps equal weights."""
@@ -91,7 +91,7 @@ def test_one_epoch_trains_the_heads_and_validation_and_inference_see_one_output(
 
 def test_switched_off_from_the_command_line_builds_no_head(mri, tmp_path):
     with in_root():
-        parser = parser_for([TRAIN, ANY], mri, tmp_path / "run", **{"recipe#deep_supervision": "false"})
+        parser = parser_for([TRAIN, ANY], mri, tmp_path / "run", **{"default_recipe#deep_supervision": "false"})
         network = parser.get_parsed_content("network_def")
     assert not network.deep_supervision and len(network.ds_heads) == 0
     assert network.train()(torch.zeros(1, 1, 16, 16)).shape == (1, 4, 16, 16)

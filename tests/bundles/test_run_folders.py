@@ -86,7 +86,8 @@ def test_no_fitting_run_is_one_line_naming_the_runs_folder(runs, synthetic_msd_d
     proc = run(bundle("evaluate", "--dataset_dir", str(synthetic_msd_dir), *TINY, "--act", "elu"), runs, ok=False)
     assert proc.returncode == 1
     error = proc.stderr.rpartition("ERROR: ")[2]
-    assert f"{runs / 'unet'}: no training run trained with" in error and "--run_dir" in error, proc.stderr[-2000:]
+    assert f"{runs / 'unet'}: no training run on " in error and "trained with" in error, proc.stderr[-2000:]
+    assert "--run_dir" in error
 
 
 def test_export_and_packaging_take_the_run_folder(runs, tmp_path):

@@ -7,9 +7,12 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from engines.run_folder import cli_invocation, new_run_dir, record_run, run_name_from_overrides
+from engines.run_folder import (
+    RunFolderError, cli_invocation, find_run_dir, new_run_dir, record_run, run_name_from_overrides,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,3 +71,22 @@ def test_the_folder_keeps_the_whole_run_name(tmp_path):
     assert name == "act-prelu_dropout-0.2_features-32_norm-none"
     assert Path(new_run_dir(tmp_path, "bundles/unet", run_name=name)).name == name
     assert Path(new_run_dir(tmp_path, "bundles/unet", run_name="my run/1")).name == "my-run-1"
+
+
+def test_find_run_dir_takes_a_run_of_the_data_set_asked_about(tmp_path, monkeypatch):
+    """One bundle trains on many data sets (recipe auto): evaluation of data set B never picks the newer run of A."""
+    monkeypatch.setattr(sys, "argv", ["monai.bundle", "run", "--config_file", "bundles/unet/configs/train.yaml"])
+    monkeypatch.chdir(ROOT)
+    data_a, data_b = tmp_path / "A", tmp_path / "B"
+    data_a.mkdir(), data_b.mkdir()
+    run_b = record_run(tmp_path / "runs" / "unet" / "default", workflows={}, dataset_dir=data_b)
+    run_a = record_run(tmp_path / "runs" / "unet" / "default-2", workflows={}, dataset_dir=data_a)
+    assert json.loads((run_a / "run.json").read_text())["dataset_dir"] == str(data_a.resolve())
+    assert Path(find_run_dir(tmp_path / "runs", "bundles/unet", dataset_dir=data_b)) == run_b
+    assert Path(find_run_dir(tmp_path / "runs", "bundles/unet", dataset_dir=str(data_a) + "/")) == run_a
+    assert Path(find_run_dir(tmp_path / "runs", "bundles/unet")) in (run_a, run_b), "no data set given: any"
+    with pytest.raises(RunFolderError) as info:
+        find_run_dir(tmp_path / "runs", "bundles/unet", dataset_dir=tmp_path / "C")
+    message = str(info.value)
+    assert f"no training run on {tmp_path / 'C'}" in message and "--run_dir" in message
+    assert f"trained on other data sets: default ({data_b.resolve()}), default-2 ({data_a.resolve()})" in message

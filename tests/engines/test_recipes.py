@@ -1,0 +1,115 @@
+"""engines.recipes: which recipe a base bundle follows (its seed's, or the generic path's default recipe), decided on
+the data set, and the generic path's config list of a workflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from monai.bundle import ConfigParser
+
+import catalog
+from data.errors import DatasetError
+from data.layouts import convert_dataset
+from engines.recipes import RecipeError, follow_recipe, generic_config_files, seed_data_mismatch
+from formats import FORMATS
+from formats.integrity import DatasetIntegrityCheck
+
+ROOT = Path(__file__).resolve().parents[2]
+BASES = [name for name in catalog.bundle_names() if not catalog.bundle(name).is_override]
+# each base bundle's seed twin, tiny
+SEED_TWINS = {
+    "msd": {"num_training": 2, "num_test": 0, "spatial_size": (16, 16, 8)},
+    "brats2020": {"num_cases": 2, "spatial_size": (16, 16, 8)},
+    "isbi2012": {"num_pages": 2, "size": 32},
+    "figshare": {"num_images": 2, "num_patients": 2, "size": 32},
+    "png_pairs": {"num_images": 2, "size": 32},
+}
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("recipe_twins")
+    out = {name: FORMATS.get(name).synthesize(base / name, **options) for name, options in SEED_TWINS.items()}
+    out["nnunet_v2"] = FORMATS.get("nnunet_v2").synthesize(base / "nnunet", kind="mri", num_training=2, num_test=0)
+    # the same one-channel MRI data set in MSD's layout: MSD, but not Task01's four modalities
+    out["msd_one_channel"] = convert_dataset(out["nnunet_v2"], base / "msd_one")
+    return out
+
+
+def integrity_check(bundle: str, dataset_dir: Path) -> DatasetIntegrityCheck:
+    """The bundle's own ``data#integrity_check``, parsed from its train.yaml with ``dataset_dir``."""
+    parser = ConfigParser()
+    parser.read_config(str(ROOT / catalog.config_files(bundle, "train")[0]))
+    parser["dataset_dir"] = str(dataset_dir)
+    return parser.get_parsed_content("data#integrity_check")
+
+
+def test_every_base_bundle_has_a_recipe_key_and_follows_it_first():
+    for name in BASES:
+        for workflow in ("train", "evaluate", "inference"):
+            files = catalog.config_files(name, workflow)
+            parser = ConfigParser()
+            parser.read_config([str(ROOT / f) for f in files])
+            assert parser["recipe"] == "auto", (name, workflow)
+            assert "follow_recipe(@recipe" in parser["initialize"][0], (name, workflow)
+
+
+@pytest.mark.parametrize("bundle", BASES)
+def test_the_seed_data_is_the_seeds_and_other_formats_are_not(bundle, twins, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    seed_format = catalog.bundle(bundle).data_format
+    assert seed_data_mismatch(integrity_check(bundle, twins[seed_format])) is None
+    why = seed_data_mismatch(integrity_check(bundle, twins["nnunet_v2"]))
+    assert why is not None and "nnunet_v2" in why and seed_format in why
+
+
+def test_an_msd_task_with_other_channels_is_not_task01(twins, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    why = seed_data_mismatch(integrity_check("unet", twins["msd_one_channel"]))
+    assert why is not None and "1 channel" in why and "4" in why
+
+
+def test_an_unknown_folder_is_left_to_the_seeds_checks(tmp_path):
+    check = DatasetIntegrityCheck("msd", tmp_path, num_channels=4)
+    assert seed_data_mismatch(check) is None  # the seed's own check names what is wrong
+
+
+def test_generic_config_lists(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    common = ROOT / "bundles/common/configs"
+    train, variant = "bundles/unet/configs/train.yaml", "bundles/attention_unet/configs/variant.yaml"
+    generic = "bundles/common/configs/any_dataset.yaml"
+    assert generic_config_files([train], common) == [train, generic]
+    assert generic_config_files([train, variant, "bundles/unet/configs/evaluate.yaml"], common) == [
+        train, variant, generic, "bundles/common/configs/any_dataset_evaluate.yaml"
+    ]
+    # absolute files, or another working directory: absolute paths
+    assert generic_config_files([str(ROOT / train)], common) == [str(ROOT / train), str(common / "any_dataset.yaml")]
+    monkeypatch.chdir(tmp_path)
+    assert generic_config_files([train], common)[-1] == str(common / "any_dataset.yaml")
+    assert generic_config_files([train, "bundles/unet/configs/inference.yaml"], common)[-1].endswith(
+        "any_dataset_inference.yaml"
+    )
+    with pytest.raises(RecipeError, match="multi_gpu_train"):
+        generic_config_files([train, "bundles/unet/configs/multi_gpu_train.yaml"], common)
+    with pytest.raises(RecipeError, match="slice_store.yaml"):
+        generic_config_files([train, "bundles/unet/configs/slice_store.yaml"], common)
+
+
+def test_recipe_names_are_checked_and_seed_opens_the_data_set_first(twins, tmp_path):
+    with pytest.raises(RecipeError, match="auto, seed, default"):
+        follow_recipe("papers", DatasetIntegrityCheck("msd", twins["msd"]))
+    assert follow_recipe(" SEED ", DatasetIntegrityCheck("msd", twins["msd"], num_channels=4)) == "seed"
+    assert follow_recipe("auto", DatasetIntegrityCheck("msd", twins["msd"], num_channels=4)) == "seed"
+    # the seed's recipe on a folder its format cannot read: the discovery's error, naming the file
+    with pytest.raises(DatasetError, match="dataset.json"):
+        follow_recipe("seed", DatasetIntegrityCheck("msd", twins["nnunet_v2"], num_channels=4))
+    with pytest.raises(DatasetError, match="missing"):
+        follow_recipe("auto", DatasetIntegrityCheck("msd", tmp_path / "missing"))
+
+
+def test_the_default_recipe_outside_monai_bundle_run_says_how(twins):
+    check = DatasetIntegrityCheck("msd", twins["nnunet_v2"], num_channels=4)
+    with pytest.raises(RecipeError, match="any_dataset.yaml"):
+        follow_recipe("auto", check)  # no `monai.bundle run` on the call stack: nothing to hand over to
