@@ -231,7 +231,7 @@ def label_transforms(plan: Mapping, key: str = "label") -> list:
 
 def _shown(grouping: Mapping) -> str:
     order = grouping.get("regions_class_order")
-    return str(grouping["labels"]) + ("" if order is None else f" written as {order}")
+    return str(grouping["labels"]) + ("" if order is None else f" (regions written as {order})")
 
 
 def check_plan_against_spec(
