@@ -32,6 +32,7 @@ __all__ = [
     "FINGERPRINT_VERSION",
     "compute_fingerprint",
     "dataset_files_key",
+    "declared_labels",
     "fingerprint_case",
     "fingerprint_dataset",
     "fingerprint_hash",
@@ -75,6 +76,16 @@ def dataset_files_key(spec: Any, extra: Sequence[Any] = ()) -> str:
         entries.append([rel, st.st_size, st.st_mtime_ns])
     payload = json.dumps([spec.format, FINGERPRINT_VERSION, list(extra), entries])
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def declared_labels(spec: Any) -> dict:
+    """The fingerprint's label entries: what the data set (or a user's label grouping) declares, not measured
+    (``class_voxels`` counts the stored values); a cached fingerprint takes them from the spec it is read for."""
+    return {
+        "labels": spec.labels,
+        "label_values": spec.label_values,
+        "regions_class_order": spec.regions_class_order,
+    }
 
 
 def fingerprint_hash(fingerprint: dict) -> str:
@@ -261,9 +272,7 @@ def compute_fingerprint(
         "root": str(spec.root),
         "spatial_dims": int(spec.spatial_dims),
         "channel_names": list(spec.channel_names),
-        "labels": spec.labels,
-        "label_values": spec.label_values,
-        "regions_class_order": spec.regions_class_order,
+        **declared_labels(spec),
         "num_cases": len(cases),
         "num_samples_per_case": int(num_samples),
         "seed": int(seed),
@@ -314,7 +323,7 @@ def fingerprint_dataset(
             cached = json.loads(path.read_text(encoding="utf-8"))
             if cached.get("files_key") == key and cached.get("version") == FINGERPRINT_VERSION:
                 logger.info("fingerprint of %s from the cache %s", spec.name, path)
-                return cached
+                return {**cached, **declared_labels(spec)}  # a label grouping changes them, not the files
         except (OSError, json.JSONDecodeError):
             logger.warning("fingerprint cache %s is unreadable; computing it again", path)
     fingerprint = compute_fingerprint(spec, load, num_samples, seed, check, progress)

@@ -20,6 +20,7 @@ from monai.transforms import CropForegroundd, EnsureTyped, Spacingd
 
 import formats  # noqa: F401  (registers the data-format plug-ins)
 from data.errors import DatasetError
+from data.label_grouping import GROUPING_KEY, group_labels, label_grouping_of, same_grouping
 from formats.registry import FORMATS, DatasetSpec
 from transforms.labels import ConvertToRegionsd, LabelValuesToIndicesd
 
@@ -41,13 +42,21 @@ PLAN_FILE = "plan.json"
 logger = logging.getLogger(__name__)
 
 
-def open_dataset(dataset_dir: str | os.PathLike, data_format: str = "auto") -> DatasetSpec:
+def open_dataset(dataset_dir: str | os.PathLike, data_format: str = "auto", labels: Any = None) -> DatasetSpec:
     """The data set in ``dataset_dir`` read by its format plug-in (``"auto"``: the one that recognises the folder).
 
+    Args:
+        dataset_dir: the data set folder.
+        data_format: a registered format name, or ``"auto"``.
+        labels: a label grouping replacing the data set's labels (the bundle's ``labels``; nnU-Net's dataset.json
+            syntax, ``{"background": 0, "tumour": [1, 2, 3]}``: :func:`data.label_grouping.group_labels`); None:
+            the data set's own.
+
     Raises:
-        DatasetError: the folder is no known data set, or its discovery found errors (each names its file).
+        DatasetError: the folder is no known data set, or its discovery found errors (each names its file), or
+            ``labels`` does not fit its label values (the message names its dataset.json and lists them).
     """
-    return FORMATS.open(dataset_dir, data_format or "auto")
+    return group_labels(FORMATS.open(dataset_dir, data_format or "auto"), labels)
 
 
 def read_saved_plan(ckpt_dir: str | os.PathLike) -> dict:
@@ -95,7 +104,7 @@ def resolve_plan(
         if ckpt_dir is None:
             raise ValueError("resolve_plan(source='saved') needs ckpt_dir.")
         plan = read_saved_plan(ckpt_dir)
-        check_plan_against_spec(plan, spec)
+        check_plan_against_spec(plan, spec, plan_file=Path(ckpt_dir) / PLAN_FILE)
         plan.update(overrides)
         return plan
     if source != "fit":
@@ -106,7 +115,10 @@ def resolve_plan(
     if spec.spatial_dims == 2 and dims != 2:
         logger.warning(f"{spec.root}: a 2D data set; planned and trained in 2D (spatial_dims {dims} ignored)")
         dims = 2
-    _, _, plan = plan_dataset(spec.root, spec.format, spatial_dims=dims, overrides=overrides, cache_dir=cache_dir)
+    _, _, plan = plan_dataset(
+        spec.root, spec.format, spatial_dims=dims, overrides=overrides, cache_dir=cache_dir,
+        labels=spec.extra.get(GROUPING_KEY),
+    )  # fmt: skip
     logger.info("plan:\n" + json.dumps(plan, indent=1))
     if ckpt_dir is not None:
         path = write_plan(plan, Path(ckpt_dir) / PLAN_FILE)
@@ -217,17 +229,57 @@ def label_transforms(plan: Mapping, key: str = "label") -> list:
     return [ConvertToRegionsd(keys=key, regions=plan["labels"], allow_missing_keys=True)]
 
 
-def check_plan_against_spec(plan: Mapping, spec: DatasetSpec) -> None:
-    """A saved plan must fit the data set it is applied to (same channels): else the model cannot run on it.
+def _shown(grouping: Mapping) -> str:
+    order = grouping.get("regions_class_order")
+    return str(grouping["labels"]) + ("" if order is None else f" (regions written as {order})")
+
+
+def check_plan_against_spec(
+    plan: Mapping, spec: DatasetSpec, plan_file: str | os.PathLike | None = None
+) -> DatasetSpec:
+    """A saved plan must fit the data set it is applied to (same channels, labels it can group): else the model
+    cannot run on it.
+
+    The plan records the labels the model was trained with, a label grouping (``--labels``) included, so evaluation
+    and inference use it without the override: a spec opened without ``--labels`` takes the plan's grouping (checked
+    against the data set's label values); a spec opened with another ``--labels`` than the plan's is an error.
+
+    Args:
+        plan: the saved plan.
+        spec: the data set (opened with the command's ``labels``).
+        plan_file: the plan's file, named in the messages.
+
+    Returns:
+        ``spec`` with the plan's labels (``spec`` itself when they agree).
 
     Raises:
-        DatasetError: naming both channel lists.
+        DatasetError: naming both channel lists; or the command's ``--labels`` and the plan's (one line); or the
+            plan's labels that are not label values of this data set.
     """
     if list(plan.get("channel_names", [])) != list(spec.channel_names):
         raise DatasetError(
             f"{spec.root}: channels {spec.channel_names} differ from the trained model's plan "
             f"{plan.get('channel_names')}; use a data set with the model's channels."
         )
+    if "labels" not in plan:
+        return spec
+    planned = label_grouping_of(plan["labels"], plan.get("label_values"), plan.get("regions_class_order"))
+    if same_grouping(planned, label_grouping_of(spec.labels, spec.label_values, spec.regions_class_order)):
+        return spec
+    where = plan_file or "the trained model's plan"
+    given = spec.extra.get(GROUPING_KEY)
+    if given is not None:
+        raise DatasetError(
+            f"--labels {_shown(given)} differs from the labels the model was trained with ({where}: "
+            f"{_shown(planned)}); leave --labels out (evaluation and inference use the plan's) or train a model with "
+            "these labels."
+        )
+    try:
+        grouped = group_labels(spec, planned)
+    except DatasetError as err:
+        raise DatasetError(f"{where}: the model's labels do not fit the data set {spec.root}:\n{err}") from None
+    logger.info(f"labels of the trained model's plan ({where}): {planned['labels']}")
+    return grouped
 
 
 def inference_cases(spec: DatasetSpec, max_cases: int | None = None) -> list[dict]:

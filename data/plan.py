@@ -347,6 +347,7 @@ def plan_dataset(
     gpu_memory_gb: float | None = None,
     check: bool = True,
     progress: bool = True,
+    labels: Any = None,
 ) -> tuple[Any, dict, dict]:
     """Open a data set folder, fingerprint it (cached) and plan it: the one call of a workflow.
 
@@ -358,6 +359,8 @@ def plan_dataset(
         check: run the format's per-case integrity check during the fingerprint pass (its warnings go to the
             plan's ``warnings``).
         progress: show the fingerprint's progress bar.
+        labels: a label grouping replacing the data set's labels (:func:`data.label_grouping.group_labels`; the
+            fingerprint, measured on the stored label values, is shared by every grouping, the plan is not).
 
     Returns:
         (the :class:`~formats.DatasetSpec`, the fingerprint, the plan).
@@ -370,7 +373,9 @@ def plan_dataset(
     from data.fingerprint import fingerprint_dataset
     from formats import FORMATS
 
-    spec = FORMATS.open(dataset_dir, data_format)
+    from data.label_grouping import group_labels
+
+    spec = group_labels(FORMATS.open(dataset_dir, data_format), labels)
     fingerprint = fingerprint_dataset(spec, cache_dir=cache_dir, check=check, progress=progress)
     errors = [p for p in fingerprint["problems"] if p["severity"] == "error"]
     if errors:

@@ -4,6 +4,7 @@
     python scripts/plan_dataset.py /data/Dataset005_Prostate                       # 2D plan for this CPU
     python scripts/plan_dataset.py /data/Dataset005_Prostate --spatial_dims 3 --gpu_memory_gb 11 --out plan.json
     python scripts/plan_dataset.py D --set patch_size='[128, 128]' --set batch_size=8   # overrides (JSON values)
+    python scripts/plan_dataset.py Task01_BrainTumour --labels "{'background': 0, 'tumour': [1, 2, 3]}"  # grouped
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache_dir", default=None, help="fingerprint cache (default <repo>/cache/fingerprints)")
     parser.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                         metavar="KEY=JSON", help="override a plan entry (repeatable)")
+    parser.add_argument("--labels", default=None, help="a label grouping, nnU-Net's dataset.json syntax "
+                        "(docs/any_dataset.md), e.g. \"{'background': 0, 'tumour': [1, 2, 3]}\"")
     parser.add_argument("--out", default=None, help="write the plan JSON here instead of printing it")
     return parser
 
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _, _, plan = plan_dataset(
             args.dataset_dir, args.data_format, args.spatial_dims, dict(args.overrides), args.cache_dir,
-            args.memory_budget_gb, args.gpu_memory_gb,
+            args.memory_budget_gb, args.gpu_memory_gb, labels=args.labels,
         )
     except (DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

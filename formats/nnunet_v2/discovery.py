@@ -25,7 +25,10 @@ from data.problems import IntegrityReport
 from formats.nnunet_v2.readers import FILE_ENDINGS_2D, FILE_ENDINGS_3D, is_2d_ending, read_header
 from formats.registry import DatasetSpec
 
-__all__ = ["REQUIRED_KEYS", "discover_nnunet_v2", "parse_labels", "read_dataset_json"]
+__all__ = [
+    "REQUIRED_KEYS", "check_regions_class_order", "clean_labels", "discover_nnunet_v2", "parse_labels",
+    "read_dataset_json",
+]
 
 REQUIRED_KEYS = ("channel_names", "labels", "numTraining", "file_ending")
 _CHANNEL_FILE = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
@@ -71,14 +74,9 @@ def _channel_names(meta: dict, path: Path, report: IntegrityReport) -> list[str]
     return [n for _, n in order]
 
 
-def parse_labels(meta: dict, path: Path, report: IntegrityReport) -> tuple[dict, list[int], list[int] | None] | None:
-    """Labels of ``dataset.json``: (labels, label values in training-index order, regions_class_order).
-
-    Plain labels must be the consecutive values 0..N-1 (background 0). Region-based labels (a value given as a
-    list, BraTS' ``"whole tumor": [1, 2, 3]``) need ``regions_class_order`` with one value per region; the values
-    they use must be consecutive from 0 too.
-    """
-    labels = meta["labels"]
+def clean_labels(labels: Any, path: Path, report: IntegrityReport) -> dict[str, int | list[int]] | None:
+    """``labels`` of ``dataset.json`` (or a label grouping in its syntax) with every value a non-negative integer or
+    a list of them (a region), or None with the problem recorded against ``path``."""
     if not isinstance(labels, dict) or not labels:
         report.error(path, 'labels must be an object like {"background": 0, "tumour": 1}')
         return None
@@ -89,6 +87,34 @@ def parse_labels(meta: dict, path: Path, report: IntegrityReport) -> tuple[dict,
             report.error(path, f"label {name!r}: {value!r} is not a non-negative integer or a list of them")
             return None
         clean[str(name)] = [int(v) for v in value] if isinstance(value, (list, tuple)) else int(value)
+    return clean
+
+
+def check_regions_class_order(
+    labels: dict[str, int | list[int]], order: Any, path: Path, report: IntegrityReport
+) -> list[int] | None:
+    """nnU-Net's ``regions_class_order`` of region-based ``labels``: one integer label value per region (background
+    excluded), or None with the problem recorded against ``path``."""
+    regions = [k for k, v in labels.items() if v != 0]
+    if not isinstance(order, list) or len(order) != len(regions) or not all(isinstance(o, int) for o in order):
+        report.error(
+            path, f"region-based labels ({regions}) need regions_class_order: one label value per region, "
+            f"e.g. {list(range(1, len(regions) + 1))}"
+        )
+        return None
+    return [int(o) for o in order]
+
+
+def parse_labels(meta: dict, path: Path, report: IntegrityReport) -> tuple[dict, list[int], list[int] | None] | None:
+    """Labels of ``dataset.json``: (labels, label values in training-index order, regions_class_order).
+
+    Plain labels must be the consecutive values 0..N-1 (background 0). Region-based labels (a value given as a
+    list, BraTS' ``"whole tumor": [1, 2, 3]``) need ``regions_class_order`` with one value per region; the values
+    they use must be consecutive from 0 too.
+    """
+    clean = clean_labels(meta["labels"], path, report)
+    if clean is None:
+        return None
     if "ignore" in clean:
         report.warning(
             path, 'label "ignore" is trained as an ordinary class here (nnU-Net leaves it out of the loss); '
@@ -111,14 +137,8 @@ def parse_labels(meta: dict, path: Path, report: IntegrityReport) -> tuple[dict,
         if order is not None:
             report.warning(path, "regions_class_order is ignored: no label is a region (a list of values)")
         return clean, values, None
-    regions = [k for k, v in clean.items() if v != 0]
-    if not isinstance(order, list) or len(order) != len(regions) or not all(isinstance(o, int) for o in order):
-        report.error(
-            path, f"region-based labels ({regions}) need regions_class_order: one label value per region, "
-            f"e.g. {list(range(1, len(regions) + 1))}"
-        )
-        return None
-    return clean, values, [int(o) for o in order]
+    checked = check_regions_class_order(clean, order, path, report)
+    return None if checked is None else (clean, values, checked)
 
 
 def _list_files(folder: Path) -> list[Path]:

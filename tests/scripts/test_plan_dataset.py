@@ -35,3 +35,14 @@ def test_print_write_and_override(tmp_path, capsys):
     (root / "labelsTr" / "synthct_001.nii.gz").unlink()
     assert main([str(root), *cache]) == 1
     assert "synthct_001.nii.gz" in capsys.readouterr().err
+
+
+def test_labels_groups_the_classes_of_the_plan(tmp_path, capsys):
+    root = generate_nnunet_v2(tmp_path / "raw", kind="mri", num_training=3, num_test=0)  # fat 1, muscle 2, fluid 3
+    main = _main()
+    cache = ["--cache_dir", str(tmp_path / "cache")]
+    assert main([str(root), *cache, "--labels", "{'background': 0, 'tissue': [1, 2, 3]}"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["class_names"] == ["tissue"] and plan["activation"] == "sigmoid" and plan["out_channels"] == 1
+    assert main([str(root), *cache, "--labels", "{'background': 0, 'tissue': [1, 9]}"]) == 1
+    assert str(root / "dataset.json") in capsys.readouterr().err
