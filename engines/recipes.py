@@ -130,10 +130,15 @@ def generic_config_files(files: Sequence[str | os.PathLike], generic_dir: str | 
     return kept + [os.path.relpath(p, cwd) if relative and p.resolve().is_relative_to(cwd) else str(p) for p in extra]
 
 
-def current_invocation() -> tuple[list[str], dict[str, Any]] | None:
-    """The config files and overrides of the MONAI workflow being set up: the innermost ``create_workflow`` call of
-    ``monai.bundle`` on the call stack (``python -m monai.bundle run ...`` and ``monai.bundle.run(...)`` alike), with
-    the workflow's own arguments (meta and logging files, ids, tracking) left out. None outside such a call."""
+# arguments of the workflow itself (not config overrides) that ``create_workflow`` passes on
+_WORKFLOW_ARGS = ("meta_file", "logging_file", "init_id", "run_id", "final_id", "tracking", "workflow_type",
+                  "properties_path")
+
+
+def current_invocation() -> tuple[list[str], dict[str, Any], dict[str, Any]] | None:
+    """The config files, overrides and workflow arguments (meta and logging files, ids, tracking) of the MONAI
+    workflow being set up: the innermost ``create_workflow`` call of ``monai.bundle`` on the call stack
+    (``python -m monai.bundle run ...`` and ``monai.bundle.run(...)`` alike). None outside such a call."""
     frame = inspect.currentframe()
     try:
         while frame is not None:
@@ -144,9 +149,8 @@ def current_invocation() -> tuple[list[str], dict[str, Any]] | None:
                 if files is None or not isinstance(args, dict):
                     return None
                 files = [str(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
-                skip = {"meta_file", "logging_file", "init_id", "run_id", "final_id", "tracking", "workflow_type",
-                        "properties_path", "args_file", "workflow_name", "config_file"}
-                return files, {k: v for k, v in args.items() if k not in skip}
+                overrides = {k: v for k, v in args.items() if k not in _WORKFLOW_ARGS}
+                return files, overrides, {k: v for k, v in args.items() if k in _WORKFLOW_ARGS}
             frame = frame.f_back
         return None
     finally:
@@ -223,14 +227,14 @@ def follow_recipe(recipe: str, check: Any) -> str:
             "monai.bundle.run) with the generic path's config list (bundles/common/configs/any_dataset.yaml after "
             "the bundle's files), or use --recipe seed."
         )
-    files, overrides = invocation
+    files, overrides, workflow_args = invocation
     generic = generic_config_files(files)
     overrides = {k: v for k, v in overrides.items() if k != "recipe"}
     print(f"recipe: the default recipe, because {why}; the same as\n  {_command(generic, overrides)}", file=sys.stderr)
     from monai.bundle.scripts import create_workflow
 
     with _handing_over(generic, overrides):
-        inner = create_workflow(config_file=generic, **overrides)
+        inner = create_workflow(config_file=generic, **workflow_args, **overrides)
         inner.run()
         inner.finalize()
     parser = workflow.parser

@@ -146,15 +146,21 @@ def _same_folder(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
+def _recipe_kind(recipe: Any) -> str:
+    """``default`` for the generic path's runs, ``seed`` for the others (``auto`` resolved to the seed's)."""
+    return "default" if str(recipe).strip().lower() == "default" else "seed"
+
+
 def find_run_dir(
     runs_root: str | os.PathLike, bundle_root: str | os.PathLike, run_name: str = "",
-    dataset_dir: str | os.PathLike | None = None,
+    dataset_dir: str | os.PathLike | None = None, recipe: str | None = None,
 ) -> str:
     """The training run an evaluation / inference of this bundle uses: the newest run folder under
-    ``<runs_root>/<bundle>`` (named ``run_name``, if given), trained on ``dataset_dir`` (runs recorded on another data
-    set are skipped: one bundle trains on many), whose training overrides include every override of this command line
-    that changes what a run computes (``--act prelu`` finds the run trained with ``--act prelu``; no such override:
-    the newest run).
+    ``<runs_root>/<bundle>`` (named ``run_name``, if given), trained on ``dataset_dir`` with the same recipe (the
+    seed's, or the generic path's ``default``; runs recorded on another data set or with the other recipe are skipped:
+    one bundle trains on many data sets), whose training overrides include every override of this command line that
+    changes what a run computes (``--act prelu`` finds the run trained with ``--act prelu``; no such override: the
+    newest run).
 
     Raises:
         RunFolderError: no run fits; the message lists the runs there and says to train first or give ``--run_dir``.
@@ -174,6 +180,9 @@ def find_run_dir(
         if dataset_dir and trained_on and not _same_folder(trained_on, dataset_dir):
             elsewhere.append(f"{folder.parent.name} ({trained_on})")
             continue
+        if recipe is not None and "recipe" in record and _recipe_kind(record["recipe"]) != _recipe_kind(recipe):
+            elsewhere.append(f"{folder.parent.name} (the {_recipe_kind(record['recipe'])} recipe)")
+            continue
         trained = _model_overrides(record.get("overrides") or {})
         if all(k in trained and trained[k] == v for k, v in wanted.items()):
             runs.append((str(record.get("created", "")), folder.stat().st_mtime, folder.parent))
@@ -182,7 +191,7 @@ def find_run_dir(
         which = f" named {run_name!r}" if run_name else ""
         trained_with = f" trained with {wanted}" if wanted else ""
         on = f" on {dataset_dir}" if dataset_dir else ""
-        other = f"; trained on other data sets: {', '.join(elsewhere)}" if elsewhere else ""
+        other = f"; trained on other data sets or recipes: {', '.join(elsewhere)}" if elsewhere else ""
         raise RunFolderError(
             f"{bundle_dir}: no training run{which}{on}{trained_with} (runs there: {', '.join(known) or 'none'}{other}); "
             "train first, or give the run folder with --run_dir runs/<bundle>/<name> (a model trained on another data "
@@ -273,6 +282,7 @@ def record_run(
     extra: Mapping[str, Any] | None = None,
     root: str | os.PathLike | None = None,
     dataset_dir: str | os.PathLike | None = None,
+    recipe: str | None = None,
 ) -> Path:
     """Write the run record into ``run_dir`` (created): ``run.json`` and, when the process was started by
     ``python -m monai.bundle run``, ``configs/`` with one self-contained config per workflow.
@@ -286,6 +296,8 @@ def record_run(
         root: repository root (macros and relative paths resolve against it); default: the working directory.
         dataset_dir: the data set trained on (recorded absolute, so that :func:`find_run_dir` picks a run of the
             data set it is asked about).
+        recipe: the bundle's ``recipe`` key (``default``: the generic path; anything else: the seed's), recorded for
+            :func:`find_run_dir` likewise.
 
     Returns:
         The run folder.
@@ -306,6 +318,7 @@ def record_run(
         "git_commit": _git_commit(root),
         "versions": _versions(),
         **({"dataset_dir": str(Path(dataset_dir).expanduser().resolve())} if dataset_dir else {}),
+        **({"recipe": _recipe_kind(recipe)} if recipe is not None else {}),
         **dict(extra or {}),
     }
     if invocation is not None:

@@ -89,4 +89,16 @@ def test_find_run_dir_takes_a_run_of_the_data_set_asked_about(tmp_path, monkeypa
         find_run_dir(tmp_path / "runs", "bundles/unet", dataset_dir=tmp_path / "C")
     message = str(info.value)
     assert f"no training run on {tmp_path / 'C'}" in message and "--run_dir" in message
-    assert f"trained on other data sets: default ({data_b.resolve()}), default-2 ({data_a.resolve()})" in message
+    assert f"trained on other data sets or recipes: default ({data_b.resolve()}), default-2 ({data_a.resolve()})" in message
+
+
+def test_find_run_dir_keeps_the_seeds_and_the_generic_paths_runs_apart(tmp_path, monkeypatch):
+    """On the seed's data set, `--recipe default` trains the generic path; the seed's evaluation must not take it."""
+    monkeypatch.setattr(sys, "argv", ["monai.bundle", "run", "--config_file", "bundles/unet/configs/train.yaml"])
+    monkeypatch.chdir(ROOT)
+    seed = record_run(tmp_path / "runs" / "unet" / "default", workflows={}, dataset_dir=tmp_path, recipe="auto")
+    generic = record_run(tmp_path / "runs" / "unet" / "default-2", workflows={}, dataset_dir=tmp_path, recipe="default")
+    assert json.loads((seed / "run.json").read_text())["recipe"] == "seed"
+    assert Path(find_run_dir(tmp_path / "runs", "bundles/unet", dataset_dir=tmp_path, recipe="auto")) == seed
+    assert Path(find_run_dir(tmp_path / "runs", "bundles/unet", dataset_dir=tmp_path, recipe="seed")) == seed
+    assert Path(find_run_dir(tmp_path / "runs", "bundles/unet", dataset_dir=tmp_path, recipe="default")) == generic
