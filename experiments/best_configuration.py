@@ -13,9 +13,9 @@ model, label maps in the input's geometry): no interpreter start-up per fold.
 Layout of the work folder::
 
     <work>/folds.json                           the validation cases of each fold
-    <work>/runs/<configuration>/fold_<i>/       the fold's run folder (models/, train/, configs/, run.json)
-    <work>/runs/<configuration>/fold_<i>/oof/   its out-of-fold label maps; train.log, selection.json
-    <work>/runs/<configuration>/cases.csv       Dice per case and class, without / with the post-processing
+    <work>/runs/<bundle>/<d>d_fold_<i>/         the fold's run folder (models/, train/, configs/, run.json)
+    <work>/runs/<bundle>/<d>d_fold_<i>/oof/     its out-of-fold label maps; train.log, selection.json
+    <work>/cases_<configuration>.csv            Dice per case and class, without / with the post-processing
     <work>/best_configuration.csv, .md          the table (one row per configuration, ranked)
     <work>/cv_dice.png                          bar chart of the cross-validation Dice
     <work>/winner.json                          the winner, its run folders, post-processing, the two commands
@@ -79,6 +79,11 @@ class Configuration:
     def name(self) -> str:
         """``unet_2d``."""
         return f"{self.bundle}_{self.spatial_dims}d"
+
+    def run_dir(self, work_dir: str | os.PathLike, fold: int) -> Path:
+        """``<work_dir>/runs/<bundle>/<d>d_fold_<i>``: the repository's run-folder layout (``runs/<bundle>/<name>``),
+        so that ``scripts/package_bundle.py --run_dir`` finds the bundle."""
+        return Path(work_dir) / "runs" / self.bundle / f"{self.spatial_dims}d_fold_{fold}"
 
     def train_files(self) -> list[str]:
         """The training config list: the bundle's (``catalog.config_files``), then ``any_dataset.yaml``."""
@@ -471,7 +476,7 @@ def find_best_configuration(
         run_dirs, pred_dirs, seconds = [], [], []
         for fold in range(num_folds):
             step += 1
-            run_dir = work_dir / "runs" / config.name / f"fold_{fold}"
+            run_dir = config.run_dir(work_dir, fold)
             command = _train_command(config, dataset_dir, fold, num_folds, seed, run_dir, fingerprint_dir, list(overrides))
             start = time.perf_counter()
             train_s = train_fold(command, run_dir)
@@ -485,7 +490,7 @@ def find_best_configuration(
             pred_dirs.append(pred_dir)
             seconds.append(train_s)
         result = score_configuration(config, run_dirs, folds, pred_dirs, _plan_classes(run_dirs[0]),
-                                     out_csv=work_dir / "runs" / config.name / "cases.csv")
+                                     out_csv=work_dir / f"cases_{config.name}.csv")
         result.train_seconds = seconds
         progress(f"{config.name}: CV Dice {_fmt(*result.cv_dice)}, with post-processing {_fmt(*result.cv_dice_pp)} "
                  f"(keep largest: {result.decision.classes or 'none'})")

@@ -7,7 +7,7 @@ Usage (from anywhere; `--set` takes the overrides that were used for training, v
     python scripts/package_bundle.py bundles/liver_fcn8s --out dist --weights runs/liver_fcn8s/default/models/model.pt
     python scripts/package_bundle.py bundles/unet --out dist --set target_params=0 --set features=16
     python scripts/package_bundle.py --run_dir runs/unet/act-prelu --out dist    # a run folder: nothing else needed
-    python scripts/package_bundle.py --run_dir runs/unet/act-prelu --out dist    # a run folder: nothing else needed
+    python scripts/package_bundle.py --run_dir runs/unet/fold-0_num_folds-5 --out dist   # a generic-path run too
 
 Prints the archive path; exit status 1 with the file named when something is missing or the weights do not fit.
 """
@@ -40,12 +40,18 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
-def from_run_dir(run_dir: Path) -> tuple[str, Path, dict]:
-    """(bundle folder, best weights, training overrides) of a training run folder (engines/run_folder.py).
+ANY = "bundles/common/configs/any_dataset.yaml"
+
+
+def from_run_dir(run_dir: Path) -> tuple[str, Path, dict, dict]:
+    """(bundle folder, best weights, training overrides, more ``package_bundle`` arguments) of a training run folder
+    (engines/run_folder.py): a run of the bundle's own configs, or of the generic path (the bundle's configs, then
+    ``any_dataset.yaml``: packaged with the generic path's evaluation / inference files and the run's ``plan.json``;
+    the weights are checked against the run's data set).
 
     Raises:
         FileNotFoundError: no run.json, or no best weights, named.
-        ValueError: the run trained on configs other than its bundle's (the generic path): named.
+        ValueError: the run trained on other configs than its bundle's or the generic path's: named.
     """
     import catalog
     from engines.run_folder import NOT_IN_NAME, RUN_FILE
@@ -56,12 +62,24 @@ def from_run_dir(run_dir: Path) -> tuple[str, Path, dict]:
     record = json.loads(record_file.read_text(encoding="utf-8"))
     bundle = run_dir.resolve().parent.name
     expected = catalog.config_files(bundle, "train")
-    if [str(Path(f)) for f in record.get("config_files", [])] != [str(Path(f)) for f in expected]:
-        raise ValueError(f"{record_file}: trained with {record.get('config_files')}, not bundle {bundle}'s {expected}; "
-                         "package a run of a repository bundle")
+    trained = [str(Path(f)) for f in record.get("config_files", [])]
     overrides = record.get("overrides") or {}
-    weights = Path(overrides.get("ckpt_dir") or run_dir / "models") / "model.pt"
-    return f"bundles/{bundle}", weights, {k: v for k, v in overrides.items() if k not in NOT_IN_NAME}
+    ckpt_dir = Path(overrides.get("ckpt_dir") or run_dir / "models")
+    extra: dict = {}
+    if trained == [str(Path(f)) for f in [*expected, ANY]]:  # the generic path (docs/any_dataset.md)
+        files = [*expected, ANY]
+        extra = {
+            "config_lists": {"train": files, "evaluate": [*files, ANY.replace(".yaml", "_evaluate.yaml")],
+                             "inference": [*files, ANY.replace(".yaml", "_inference.yaml")]},
+            "model_files": (ckpt_dir / "plan.json",),
+            "check_overrides": {"dataset_dir": overrides.get("dataset_dir"), "ckpt_dir": str(ckpt_dir),
+                                "fingerprint_dir": overrides.get("fingerprint_dir")},
+        }  # fmt: skip
+    elif trained != [str(Path(f)) for f in expected]:
+        raise ValueError(f"{record_file}: trained with {record.get('config_files')}, not bundle {bundle}'s {expected} "
+                         f"(nor with {ANY} after them); package a run of a repository bundle")
+    weights = ckpt_dir / "model.pt"
+    return f"bundles/{bundle}", weights, {k: v for k, v in overrides.items() if k not in NOT_IN_NAME}, extra
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,11 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bundle, weights, overrides = args.bundle, args.weights, parse_set(args.set)
         if args.run_dir:
-            bundle, run_weights, run_overrides = from_run_dir(Path(args.run_dir))
+            bundle, run_weights, run_overrides, extra = from_run_dir(Path(args.run_dir))
             weights, overrides = weights or run_weights, {**run_overrides, **overrides}
         elif not bundle:
             parser.error("give a bundle folder (bundles/<name>) or --run_dir")
-        archive = package_bundle(bundle, args.out, weights=weights, overrides=overrides, base=args.base, name=args.name)
+        archive = package_bundle(bundle, args.out, weights=weights, overrides=overrides, base=args.base, name=args.name,
+                                 **(extra if args.run_dir else {}))
     except (FileNotFoundError, ValueError) as e:
         print(f"FAIL {e}", file=sys.stderr)
         return 1
