@@ -301,11 +301,15 @@ def best_fold(result: ConfigurationResult) -> int:
 
 
 def export_command(result: ConfigurationResult, out_dir: str | os.PathLike) -> str:
-    """The one-line command packaging the best fold's run as a bundle (``scripts/package_bundle.py --run_dir``:
-    one run, so one fold's model; the ensemble is the command of :func:`ensemble_command`)."""
+    """The one-line command packaging the configuration as a bundle (``scripts/package_bundle.py``): the best
+    fold's run (its configs, plan and weights: ``evaluate.yaml`` uses that model), with ``--ensemble`` the weights of
+    every fold, which the packaged ``inference.yaml`` averages, and ``--keep_largest`` the decided post-processing."""
+    keep = " ".join(str(c) for c in result.decision.classes)
     return (
         f"python scripts/package_bundle.py --run_dir {shlex.quote(result.run_dirs[best_fold(result)])} "
-        f"--out {shlex.quote(str(out_dir))}"
+        f"--ensemble {' '.join(shlex.quote(r) for r in result.run_dirs)}"
+        + (f" --keep_largest {keep}" if keep else "")
+        + f" --out {shlex.quote(str(out_dir))}"
     )
 
 

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{keep or 'no class'}); {Path(args.work_dir) / 'winner.json'}")
     print("\ninfer with the ensemble of its folds:")
     print(f"  {out['infer_command']}")
-    print(f"export (the best fold, fold {out['best_fold']}, as a bundle):")
+    print(f"export as a bundle (the ensemble of the folds; evaluate.yaml: the best fold, fold {out['best_fold']}):")
     print(f"  {out['export_command']}")
     return 0
 

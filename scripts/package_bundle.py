@@ -8,6 +8,7 @@ Usage (from anywhere; `--set` takes the overrides that were used for training, v
     python scripts/package_bundle.py bundles/unet --out dist --set target_params=0 --set features=16
     python scripts/package_bundle.py --run_dir runs/unet/act-prelu --out dist    # a run folder: nothing else needed
     python scripts/package_bundle.py --run_dir runs/unet/fold-0_num_folds-5 --out dist   # a generic-path run too
+    python scripts/package_bundle.py --run_dir R0 --ensemble R0 R1 R2 R3 R4 --keep_largest 1 --out dist  # its folds' ensemble
 
 Prints the archive path; exit status 1 with the file named when something is missing or the weights do not fit.
 """
@@ -82,6 +83,31 @@ def from_run_dir(run_dir: Path) -> tuple[str, Path, dict, dict]:
     return f"bundles/{bundle}", weights, {k: v for k, v in overrides.items() if k not in NOT_IN_NAME}, extra
 
 
+def add_ensemble(run_dir: Path, extra: dict, members: list[Path]) -> tuple[dict, list[str]]:
+    """``package_bundle`` arguments for an ensemble of folds: the inference list gets ``any_dataset_ensemble.yaml``,
+    the members' weights ship as ``models/fold_<i>.pt``; returns them and the packaged ``ensemble`` entries.
+
+    Raises:
+        ValueError: ``run_dir`` is not a generic-path run, or a member was trained with other configs (named).
+    """
+    from engines.run_folder import RUN_FILE
+    from inferers.fold_ensemble import checkpoint_file
+
+    if not extra:
+        raise ValueError(f"{run_dir}: --ensemble packages folds of the generic path ({ANY}); this run is not one")
+    wanted = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8")).get("config_files")
+    for member in members:
+        record = member / RUN_FILE
+        if record.is_file() and json.loads(record.read_text(encoding="utf-8")).get("config_files") != wanted:
+            raise ValueError(f"{record}: trained with other configs than {run_dir} ({wanted}); an ensemble needs one "
+                             "configuration's folds")
+    extra = dict(extra)
+    extra["config_lists"] = {**extra["config_lists"],
+                             "inference": [*extra["config_lists"]["inference"], ANY.replace(".yaml", "_ensemble.yaml")]}
+    extra["fold_weights"] = tuple(checkpoint_file(m) for m in members)
+    return extra, [f"$@bundle_root + '/models/fold_{i}.pt'" for i in range(len(members))]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bundle", nargs="?", help="bundle folder, e.g. bundles/unet (or give --run_dir)")
@@ -91,12 +117,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", help="bundle an override bundle overrides (default for variant.yaml: bundles/unet)")
     parser.add_argument("--name", help="archive folder name (default: the bundle folder's name)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="top-level config override")
+    parser.add_argument("--ensemble", nargs="+", metavar="RUN_DIR",
+                        help="with a generic-path --run_dir: the run folders of the folds whose ensemble the packaged "
+                             "inference.yaml runs (any_dataset_ensemble.yaml; their weights as models/fold_<i>.pt)")
+    parser.add_argument("--keep_largest", nargs="*", type=int, default=[], metavar="VALUE",
+                        help="with --ensemble: label values whose largest connected component alone is kept")
     args = parser.parse_args(argv)
     try:
         bundle, weights, overrides = args.bundle, args.weights, parse_set(args.set)
         if args.run_dir:
             bundle, run_weights, run_overrides, extra = from_run_dir(Path(args.run_dir))
             weights, overrides = weights or run_weights, {**run_overrides, **overrides}
+            if args.ensemble:
+                extra, ensemble = add_ensemble(Path(args.run_dir), extra, [Path(r) for r in args.ensemble])
+                overrides.update(ensemble=ensemble, keep_largest=list(args.keep_largest))
+        elif args.ensemble:
+            parser.error("--ensemble needs --run_dir (a generic-path run of one of the folds)")
         elif not bundle:
             parser.error("give a bundle folder (bundles/<name>) or --run_dir")
         archive = package_bundle(bundle, args.out, weights=weights, overrides=overrides, base=args.base, name=args.name,

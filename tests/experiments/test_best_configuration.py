@@ -183,7 +183,11 @@ def test_end_to_end_two_configurations_two_folds(twin, tmp_path, capsys):
     (pred,) = (work / "ensemble_pred").glob("*.nii.gz")
     assert read_channel_file(pred)[0].shape == read_channel_file(test_image)[0].shape
 
-    # (b) the export command packages the best fold as a bundle
+    # (b) the export command packages the configuration: the best fold's run, every fold's weights for the ensemble
+    import zipfile
+
+    import yaml
+
     from scripts.package_bundle import main as package_main
 
     export = shlex.split(winner["export_command"])
@@ -191,7 +195,13 @@ def test_end_to_end_two_configurations_two_folds(twin, tmp_path, capsys):
     assert export[3] == winner["run_dirs"][winner["best_fold"]]
     with contextlib.chdir(ROOT):
         assert package_main(export[2:]) == 0
-    assert len(list((work / "export").glob("*.zip"))) == 1
+    (archive,) = (work / "export").glob("*.zip")
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+        name = names[0].split("/")[0]
+        inference = yaml.safe_load(zf.read(f"{name}/configs/inference.yaml"))
+    assert {f"{name}/models/{f}" for f in ("model.pt", "plan.json", "fold_0.pt", "fold_1.pt")} <= set(names)
+    assert len(inference["ensemble"]) == 2 and inference["keep_largest"] == winner["postprocessing"]["keep_largest"]
 
     # again: the finished fold runs are reused, the results are the same
     start = time.perf_counter()
