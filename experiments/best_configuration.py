@@ -468,6 +468,8 @@ def find_best_configuration(
     _check_overrides(parsed)
     spec = open_dataset(str(dataset_dir), data_format)
     configs = configurations(bundles, spatial_dims, spec.spatial_dims)
+    if 3 in [int(d) for d in spatial_dims] and spec.spatial_dims == 2:
+        progress(f"{dataset_dir.name}: a 2D data set; its 3D configurations are skipped")
     folds = fold_validation_cases(dataset_dir, num_folds, seed=seed, data_format=data_format)
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "folds.json").write_text(
