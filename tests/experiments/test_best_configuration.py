@@ -179,6 +179,11 @@ def test_end_to_end_two_configurations_two_folds(twin, tmp_path, capsys):
         inferer = parser.get_parsed_content("infer#ensemble_inferer")
         assert len(inferer.networks) == 2
         parser.get_parsed_content("infer#evaluator").run()
+    parser = ConfigParser()  # a decision for both classes reaches the post-processing, as training indices
+    parser.read_config([str(ROOT / f) for f in files])
+    parser.update({**overrides, "keep_largest": [2, 1]})
+    with contextlib.chdir(ROOT):
+        assert parser.get_parsed_content("infer#postprocessing").transforms[-1].channels == [2, 1]
     (test_image,) = sorted((twin / "imagesTs").glob("*_0000.png"))
     (pred,) = (work / "ensemble_pred").glob("*.nii.gz")
     assert read_channel_file(pred)[0].shape == read_channel_file(test_image)[0].shape
@@ -210,3 +215,18 @@ def test_end_to_end_two_configurations_two_folds(twin, tmp_path, capsys):
     assert capsys.readouterr().out.count("reused the finished run") == 4
     assert json.loads((work / "winner.json").read_text())["cv_dice"] == winner["cv_dice"]
     print(f"end to end: first call {first:.1f} s, second (reused) {again:.1f} s")
+
+
+def test_script_refuses_bad_arguments_before_training(twin, tmp_path, capsys):
+    from scripts.find_best_configuration import main
+
+    base = ["--dataset_dir", str(twin), "--work_dir", str(tmp_path / "w")]
+    assert main([*base, "--bundles", "no_such_net"]) == 1
+    assert "unknown bundle(s) ['no_such_net']" in capsys.readouterr().err
+    assert main([*base, "--num_folds", "9"]) == 1
+    assert "num_folds" in capsys.readouterr().err
+    assert main([*base, "--fold", "1"]) == 1
+    assert "set by the model selection itself" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "--epochs=2"])
+    assert not (tmp_path / "w" / "runs").exists(), "nothing trained"
