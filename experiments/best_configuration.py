@@ -49,6 +49,7 @@ __all__ = [
     "INFERENCE",
     "Configuration",
     "ConfigurationResult",
+    "best_fold",
     "case_dice",
     "configurations",
     "ensemble_command",
@@ -56,8 +57,10 @@ __all__ = [
     "find_best_configuration",
     "fold_validation_cases",
     "parse_overrides",
+    "predict_fold",
     "rank",
     "score_configuration",
+    "train_fold",
     "write_tables",
 ]
 

@@ -5,16 +5,19 @@ winner's ensemble command and its export."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import shlex
 import time
+import zipfile
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
+import yaml
 
 from experiments.best_configuration import (
     Configuration,
@@ -173,8 +176,6 @@ def test_end_to_end_two_configurations_two_folds(twin, tmp_path, capsys):
     parser = ConfigParser()
     parser.read_config([str(ROOT / f) for f in files])
     parser.update(overrides)
-    import contextlib
-
     with contextlib.chdir(ROOT):
         inferer = parser.get_parsed_content("infer#ensemble_inferer")
         assert len(inferer.networks) == 2
@@ -189,10 +190,6 @@ def test_end_to_end_two_configurations_two_folds(twin, tmp_path, capsys):
     assert read_channel_file(pred)[0].shape == read_channel_file(test_image)[0].shape
 
     # (b) the export command packages the configuration: the best fold's run, every fold's weights for the ensemble
-    import zipfile
-
-    import yaml
-
     from scripts.package_bundle import main as package_main
 
     export = shlex.split(winner["export_command"])
