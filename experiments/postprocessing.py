@@ -26,7 +26,8 @@ def keep_largest_component(pred: np.ndarray, values: Sequence[int]) -> np.ndarra
     if not values:
         return pred
     keep = KeepLargestConnectedComponent(applied_labels=list(values), is_onehot=False, independent=True)
-    return np.asarray(keep(torch.as_tensor(pred)[None]))[0].astype(pred.dtype)
+    # a copy: MONAI changes the tensor in place, and torch.as_tensor would share the caller's array
+    return np.asarray(keep(torch.tensor(pred)[None]))[0].astype(pred.dtype)
 
 
 @dataclass

@@ -117,9 +117,10 @@ def bar_chart(rows: Sequence[dict[str, Any]], metric: str, path: str | os.PathLi
     """Bar chart of ``<metric>_mean`` per row with ``<metric>_sd`` error bars (where several seeds); PNG at ``path``.
 
     Raises:
-        KeyError: ``metric`` is not one of :data:`METRICS` (the message lists them).
+        KeyError: ``metric`` is neither one of :data:`METRICS` nor a ``<metric>_mean`` key of every row (the message
+            lists the metrics).
     """
-    if metric not in METRICS:
+    if metric not in METRICS and not (rows and all(f"{metric}_mean" in r for r in rows)):
         raise KeyError(f"metric {metric!r} is not a results column; valid: {METRICS}.")
     labels = [_label(r) for r in rows]
     means = [r[f"{metric}_mean"] for r in rows]

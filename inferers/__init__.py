@@ -5,6 +5,7 @@ test-time augmentation, as an ensemble of several networks, and on the foregroun
 from inferers.adaptive import AdaptiveSliceInferer, is_out_of_memory
 from inferers.autocast import AutocastInferer
 from inferers.ensemble import EnsembleInferer
+from inferers.fold_ensemble import checkpoint_file, fold_ensemble, load_members, member_run_dir
 from inferers.foreground_crop import BACKGROUND_LOGIT, ForegroundCropInferer, foreground_box
 from inferers.mirror_tta import MirrorTTAInferer, mirror_axes_combinations
 from inferers.overlap_tile import OverlapTileInferer, mirror_indices, mirror_pad
@@ -17,8 +18,12 @@ __all__ = [
     "ForegroundCropInferer",
     "MirrorTTAInferer",
     "OverlapTileInferer",
+    "checkpoint_file",
+    "fold_ensemble",
     "foreground_box",
     "is_out_of_memory",
+    "load_members",
+    "member_run_dir",
     "mirror_axes_combinations",
     "mirror_indices",
     "mirror_pad",

@@ -125,6 +125,10 @@ def package_bundle(
     base: str | Path | None = None,
     name: str | None = None,
     root: str | Path = ROOT,
+    config_lists: Mapping[str, list[str | Path]] | None = None,
+    model_files: tuple[str | Path, ...] = (),
+    check_overrides: Mapping[str, Any] | None = None,
+    fold_weights: tuple[str | Path, ...] = (),
 ) -> Path:
     """Write ``<out_dir>/<name>_<version>.zip`` (see the module docstring for what it holds); returns its path.
 
@@ -137,6 +141,13 @@ def package_bundle(
         base: bundle whose configs an override bundle overrides (see ``sharing.configs.bundle_config_files``).
         name: archive folder name; default the bundle folder's name.
         root: repository root (macros are relative to it).
+        config_lists: the config list per workflow instead of the bundle's own (a run of the generic path:
+            ``[train.yaml, any_dataset.yaml, any_dataset_inference.yaml]``...; paths relative to ``root``).
+        model_files: more files for ``models/`` beside the weights (the generic path's ``plan.json``).
+        check_overrides: keys set only to build the network that checks the weights (e.g. the training run's
+            ``dataset_dir`` and ``ckpt_dir``, from which the generic path's network reads its plan).
+        fold_weights: the best weights of the folds of an ensemble, each checked like ``weights`` and shipped as
+            ``models/fold_<i>.pt`` (the configs name them: ``any_dataset_ensemble.yaml``'s ``ensemble``).
 
     Raises:
         FileNotFoundError / ValueError: naming the missing or unfit file.
@@ -150,7 +161,13 @@ def package_bundle(
     for needed in (weights, meta_file):
         if not needed.is_file():
             raise FileNotFoundError(f"{needed}: not found (needed to package {bundle_dir})")
-    lists = bundle_config_files(bundle_dir, base=base, root=root)
+    if config_lists is None:
+        lists = bundle_config_files(bundle_dir, base=base, root=root)
+    else:
+        lists = {w: [Path(f) if Path(f).is_absolute() else root / f for f in fs] for w, fs in config_lists.items()}
+    for extra in model_files:
+        if not Path(extra).is_file():
+            raise FileNotFoundError(f"{extra}: not found (needed to package {bundle_dir})")
     # inside the packaged bundle: weights in models/, outputs in runs/ (training), eval/ and pred/, no run folders
     outputs = {"train": "runs", "evaluate": "eval", "inference": "pred"}
     configs = {
@@ -159,7 +176,11 @@ def package_bundle(
     }
     if "inference" not in configs:
         raise FileNotFoundError(f"{bundle_dir}: no inference config (needed to check and run the weights)")
-    _check_weights(configs["inference"], weights)
+    check_config = {**configs["inference"], **dict(check_overrides or {})}
+    for checked in (weights, *(Path(f) for f in fold_weights)):
+        if not Path(checked).is_file():
+            raise FileNotFoundError(f"{checked}: not found (needed to package {bundle_dir})")
+        _check_weights(check_config, Path(checked))
 
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp) / name
@@ -178,6 +199,10 @@ def package_bundle(
                 shutil.copy2(source / "configs" / "logging.conf", stage / "configs" / "logging.conf")
         (stage / "models").mkdir()
         shutil.copy2(weights, stage / "models" / "model.pt")
+        for extra in model_files:
+            shutil.copy2(extra, stage / "models" / Path(extra).name)
+        for i, fold in enumerate(fold_weights):
+            shutil.copy2(fold, stage / "models" / f"fold_{i}.pt")
         packages = code_packages(list(configs.values()), root=root)
         for package in packages:
             for rel in package_files(root, package):  # what a bundle imports: no synthetic twins (NOT_SHIPPED)

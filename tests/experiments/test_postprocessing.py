@@ -39,3 +39,14 @@ def test_decision_follows_the_dice():
     assert "class 1:" in decision.table() and "(apply)" in decision.table()
     with pytest.raises(ValueError, match="as many predictions as labels"):
         decide_largest_component([pred], [], classes=[1])
+
+
+def test_keep_largest_component_leaves_its_input_alone():
+    """The decision scores the same predictions with and without the step: the input must not change."""
+    pred = np.zeros((6, 6, 2), np.uint8)
+    pred[0:3, 0:3] = 1
+    pred[5, 5] = 1
+    before = pred.copy()
+    out = keep_largest_component(pred, [1])
+    assert out[5, 5, 0] == 0
+    np.testing.assert_array_equal(pred, before)
