@@ -53,3 +53,13 @@ def synthetic_msd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     it as read-only: tests that need a broken data set copy it first.
     """
     return generate_msd_task01(tmp_path_factory.mktemp("msd") / "Task01_BrainTumour", **SYNTHETIC_MSD)
+
+
+@pytest.fixture(scope="session")
+def format_twins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny synthetic twin of every registered format (tests/twins.py), written once per session; read-only."""
+    from formats import FORMATS
+    from tests.twins import TINY_TWINS
+
+    base = tmp_path_factory.mktemp("format_twins")
+    return {name: FORMATS.get(name).synthesize(base / name, **options) for name, options in TINY_TWINS.items()}

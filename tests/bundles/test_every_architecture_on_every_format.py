@@ -13,18 +13,10 @@ from monai.bundle import ConfigWorkflow
 
 import catalog
 from formats import FORMATS
+from tests.twins import TINY_TWINS
 
 ROOT = Path(__file__).resolve().parents[2]
 ANY = "bundles/common/configs/any_dataset.yaml"
-# tiny twins of every format (a few cases of 32 x 32 pixels, or 32 x 32 x 8 voxels)
-TWINS = {
-    "msd": {"num_training": 3, "num_test": 0, "spatial_size": (32, 32, 8)},
-    "brats2020": {"num_cases": 3, "spatial_size": (32, 32, 8)},
-    "isbi2012": {"num_pages": 3, "size": 32},
-    "figshare": {"num_images": 3, "num_patients": 3, "size": 32},
-    "png_pairs": {"num_images": 3, "size": 32},
-    "nnunet_v2": {"kind": "mri", "num_training": 3, "num_test": 0},
-}
 # widths 4-8 for every network (the FCN-8s' VGG stages and fc layers shrunk as in its bundle tests)
 TINY_NETS = {
     "liver_fcn8s": {"fcn_stages": [[4, 1], [4, 1], [8, 1], [8, 1], [8, 1]], "fc_channels": 8, "fc_kernel": 1},
@@ -32,13 +24,7 @@ TINY_NETS = {
 
 
 def test_the_twins_cover_every_registered_format():
-    assert set(TWINS) == set(FORMATS.names())
-
-
-@pytest.fixture(scope="module")
-def twins(tmp_path_factory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("twins")
-    return {name: FORMATS.get(name).synthesize(base / name, **options) for name, options in TWINS.items()}
+    assert set(TINY_TWINS) == set(FORMATS.names())
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +32,14 @@ def fingerprints(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fingerprints")  # one pass per format, shared by the bundles
 
 
-@pytest.mark.parametrize("data_format", sorted(TWINS))
+@pytest.mark.parametrize("data_format", sorted(TINY_TWINS))
 @pytest.mark.parametrize("bundle", catalog.bundle_names())
-def test_bundle_trains_one_epoch_on_the_twin(bundle, data_format, twins, fingerprints, tmp_path, monkeypatch):
+def test_bundle_trains_one_epoch_on_the_twin(bundle, data_format, format_twins, fingerprints, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # the configs name their shared YAML relative to the repository root
     torch.set_num_threads(1)
     files = [*catalog.config_files(bundle, "train"), ANY]
     workflow = ConfigWorkflow(
-        config_file=files, workflow_type="train", dataset_dir=str(twins[data_format]), data_format=data_format,
+        config_file=files, workflow_type="train", dataset_dir=str(format_twins[data_format]), data_format=data_format,
         output_dir=str(tmp_path / "runs"), ckpt_dir=str(tmp_path / "models"), fingerprint_dir=str(fingerprints),
         epochs=1, iterations_per_epoch=1, val_interval=2, val_fraction=0.34, device="cpu", num_workers=0, seed=0,
         **{"plan#features": 4, "plan#batch_size": 2, "plan#patch_size": [32, 32]}, **TINY_NETS.get(bundle, {}),

@@ -12,29 +12,17 @@ import catalog
 from data.errors import DatasetError
 from data.layouts import convert_dataset
 from engines.recipes import RecipeError, follow_recipe, generic_config_files, seed_data_mismatch
-from formats import FORMATS
 from formats.integrity import DatasetIntegrityCheck
 
 ROOT = Path(__file__).resolve().parents[2]
 BASES = [name for name in catalog.bundle_names() if not catalog.bundle(name).is_override]
-# each base bundle's seed twin, tiny
-SEED_TWINS = {
-    "msd": {"num_training": 2, "num_test": 0, "spatial_size": (16, 16, 8)},
-    "brats2020": {"num_cases": 2, "spatial_size": (16, 16, 8)},
-    "isbi2012": {"num_pages": 2, "size": 32},
-    "figshare": {"num_images": 2, "num_patients": 2, "size": 32},
-    "png_pairs": {"num_images": 2, "size": 32},
-}
 
 
 @pytest.fixture(scope="module")
-def twins(tmp_path_factory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("recipe_twins")
-    out = {name: FORMATS.get(name).synthesize(base / name, **options) for name, options in SEED_TWINS.items()}
-    out["nnunet_v2"] = FORMATS.get("nnunet_v2").synthesize(base / "nnunet", kind="mri", num_training=2, num_test=0)
-    # the same one-channel MRI data set in MSD's layout: MSD, but not Task01's four modalities
-    out["msd_one_channel"] = convert_dataset(out["nnunet_v2"], base / "msd_one")
-    return out
+def twins(format_twins, tmp_path_factory) -> dict[str, Path]:
+    """Every format's tiny twin, and the nnU-Net MRI twin in MSD's layout: MSD, but one channel, not Task01's four."""
+    one_channel = convert_dataset(format_twins["nnunet_v2"], tmp_path_factory.mktemp("msd_one"))
+    return {**format_twins, "msd_one_channel": one_channel}
 
 
 def integrity_check(bundle: str, dataset_dir: Path) -> DatasetIntegrityCheck:
