@@ -1,14 +1,18 @@
-"""Benchmark (2) training: slices/s of our U-Net vs MONAI's BasicUNet at equal parameter count, fp32 and bf16, and
-achieved GFLOP/s against this machine's GEMM rate, all measured in one run.
+"""Benchmark (2) training: slices/s of our U-Net vs MONAI's BasicUNet, at equal parameter count and at our widths,
+in fp32, bf16 and the bundles' default precision, and achieved GFLOP/s against this machine's GEMM rate, all measured
+in one run.
 
-Ours is bundles/unet's network as train.yaml builds it (8.5 M parameters, batch norm, ReLU). The peer is
+Ours is bundles/unet's network as train.yaml builds it (8.5 M parameters, batch norm, ReLU). The peers are
 ``monai.networks.nets.BasicUNet`` (2D, 4 -> 1 channels) with features ``(a, a, 2a, 4a, 8a, a)`` (MONAI's default
-pattern) and ``a`` chosen so that its parameter count is the closest to ours. One training step is forward, the
-bundle's Dice loss, backward and an Adam step on a random batch of ``--batch`` x 4 x 144 x 144; bf16 runs the
-forward pass under ``torch.autocast("cpu", dtype=torch.bfloat16)`` (what MONAI's ``amp`` does on a GPU, with
-bf16 instead of fp16). FLOPs per step are counted by ``torch.utils.flop_counter.FlopCounterMode`` (forward and
-backward convolutions and matrix products); the GEMM rate is that of an ``n x n`` matrix product in the same
-dtype. Steps of the four configurations are interleaved; the median step counts.
+pattern) and ``a`` chosen so that its parameter count is the closest to ours (architecture and engineering), and
+BasicUNet with our level widths ``(F0, F1, F2, F3, F4, F0)`` (the same widths: engineering, mostly). One training
+step is forward, the bundle's Dice loss, backward and an Adam step on a random batch of ``--batch`` x 4 x 144 x 144;
+bf16 runs the forward pass under ``torch.autocast("cpu", dtype=torch.bfloat16)``; ``default`` is what the bundles do
+with ``amp: auto`` on this machine (:func:`engines.choose_precision`: bf16 autocast + channels-last where the CPU has
+native bf16, else fp32). FLOPs per step are counted by ``torch.utils.flop_counter.FlopCounterMode`` (forward and
+backward convolutions and matrix products); the GEMM rate is that of an ``n x n`` matrix product in the same dtype,
+measured before and after the steps (the larger counts: the rate varies with the machine's other load). Steps of all
+configurations are interleaved; the median step counts.
 
 Examples:
     python scripts/benchmark_training.py            # full, writes docs/benchmarks.md
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import statistics
 import sys
 import time
@@ -49,14 +54,27 @@ def basic_unet(a: int) -> torch.nn.Module:
     return BasicUNet(spatial_dims=2, in_channels=4, out_channels=1, features=(a, a, 2 * a, 4 * a, 8 * a, a))
 
 
+def basic_unet_at_widths(widths: list[int]) -> torch.nn.Module:
+    """BasicUNet with our five level widths (its sixth, the last decoder level's, is our first)."""
+    return BasicUNet(spatial_dims=2, in_channels=4, out_channels=1, features=(*widths[:5], widths[0]))
+
+
 def basic_unet_like(params: int) -> tuple[torch.nn.Module, int]:
     """BasicUNet whose parameter count is the closest to ``params``, and its base width ``a``."""
     best = min(range(2, 128), key=lambda a: abs(count_parameters(basic_unet(a).to("meta")) - params))
     return basic_unet(best), best
 
 
+def default_precision():
+    """The bundles' ``amp: auto`` choice on this CPU (engines.choose_precision)."""
+    from engines.auto_precision import choose_precision
+
+    return choose_precision("cpu")
+
+
 def autocast(dtype: str):
-    return torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
+    bf16 = dtype == "bf16" or (dtype == "default" and default_precision().amp)
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def step(net, opt, loss_fn, x, y, dtype: str) -> None:
@@ -95,21 +113,39 @@ def main(argv: list[str] | None = None) -> int:
     net_ours = ours(args.target_params, features)
     params = count_parameters(net_ours)
     net_basic, a = basic_unet_like(params) if not args.quick else (basic_unet(4), 4)
-    nets = {"ours (modular U-Net)": net_ours, f"MONAI BasicUNet (a={a})": net_basic}
+    widths = list(net_ours.features)
+    same_widths = f"MONAI BasicUNet (our widths {'-'.join(map(str, widths))})"
+    nets = {"ours (modular U-Net)": net_ours, f"MONAI BasicUNet (a={a})": net_basic,
+            same_widths: basic_unet_at_widths(widths)}  # fmt: skip
     loss_fn = DiceLoss(sigmoid=True, batch=True)
+    choice = default_precision()
+    if choice.channels_last:  # the default's layout: its own copies of the networks, NHWC weights and inputs
+        from engines.precision import to_channels_last
+
+        for name in list(nets):
+            nets[f"{name} [default]"] = to_channels_last(copy.deepcopy(nets[name]), True)
     opts = {name: torch.optim.Adam(net.parameters(), lr=1e-4) for name, net in nets.items()}
-    configs = [(name, dtype) for name in nets for dtype in ("fp32", "bf16")]
+    dtypes = ("fp32", "bf16", "default")
+    configs = [(name, dtype) for name in nets if not name.endswith("[default]") for dtype in dtypes]
+
+    def net_of(name: str, dtype: str) -> str:
+        return f"{name} [default]" if dtype == "default" and f"{name} [default]" in nets else name
+
+    x_default = x.contiguous(memory_format=torch.channels_last) if choice.channels_last else x
     loads = [load()]
     gemm = {"fp32": gemm_gflops(args.gemm, torch.float32), "bf16": gemm_gflops(args.gemm, torch.bfloat16)}
     flops = {}
     for name, dtype in configs:
-        nets[name].train()
-        flops[(name, dtype)] = flops_per_step(nets[name], opts[name], loss_fn, x, y, dtype)  # also the warm-up
+        net = net_of(name, dtype)
+        nets[net].train()
+        xi = x_default if dtype == "default" else x
+        flops[(name, dtype)] = flops_per_step(nets[net], opts[net], loss_fn, xi, y, dtype)  # also the warm-up
     times = {c: [] for c in configs}
     for _ in range(args.steps):
         for name, dtype in configs:
+            net, xi = net_of(name, dtype), (x_default if dtype == "default" else x)
             t = time.perf_counter()
-            step(nets[name], opts[name], loss_fn, x, y, dtype)
+            step(nets[net], opts[net], loss_fn, xi, y, dtype)
             times[(name, dtype)].append(time.perf_counter() - t)
         loads.append(load())
     gemm_after = {"fp32": gemm_gflops(args.gemm, torch.float32), "bf16": gemm_gflops(args.gemm, torch.bfloat16)}
@@ -119,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Batch {args.batch} x 4 x {args.size} x {args.size}, Dice loss, Adam; median of {args.steps} interleaved steps "
         f"after one warm-up step. GEMM {args.gemm}^2: fp32 {gemm['fp32']:.0f} / {gemm_after['fp32']:.0f} GFLOP/s, "
-        f"bf16 {gemm['bf16']:.0f} / {gemm_after['bf16']:.0f} GFLOP/s (before / after the steps).",
+        f"bf16 {gemm['bf16']:.0f} / {gemm_after['bf16']:.0f} GFLOP/s (before / after the steps; the share below is of "
+        "the larger). `default`: the bundles' `amp: auto` here: " + choice.describe() + ".",
         f"Load: {loads[0]} (start); {loads[-1]} (end).",
         "",
         "| network | parameters | dtype | train slices/s | vs ours fp32 | vs BasicUNet same dtype | GFLOP/step | GFLOP/s | % of GEMM rate |",
@@ -131,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         r = rate[(name, dtype)]
         f = flops[(name, dtype)] / 1e9
         achieved = f * r / args.batch
-        peak = max(gemm[dtype], gemm_after[dtype])
+        used = "bf16" if dtype == "bf16" or (dtype == "default" and choice.amp) else "fp32"
+        peak = max(gemm[used], gemm_after[used])
         lines.append(
             f"| {name} | {p:,} | {dtype} | {r:.2f} | {r / rate[ref]:.2f}x | {r / rate[(basic_name, dtype)]:.2f}x | "
             f"{f:.1f} | {achieved:.0f} | {100 * achieved / peak:.0f} % |"
@@ -155,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print("\n" + text)
     if not args.no_write:
-        write_section("training", header("Training: slices/s vs MONAI BasicUNet, fp32 and bf16") + "\n" + text)
+        write_section("training", header("Training: slices/s vs MONAI BasicUNet, fp32, bf16 and the default") + "\n" + text)
     return 0
 
 
