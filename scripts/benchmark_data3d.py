@@ -27,6 +27,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -45,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from monai.bundle import ConfigParser  # noqa: E402
 from monai.data import DataLoader  # noqa: E402
+from monai.transforms import RandAffined, apply_transform  # noqa: E402
 
 from formats.nnunet_v2.synthetic import SYNTHETIC_KINDS, generate_nnunet_v2  # noqa: E402
 
@@ -52,6 +54,7 @@ CONFIGS = [ROOT / "bundles/unet/configs/train.yaml", ROOT / "bundles/common/conf
 NNUNET_SIDE = Path(__file__).resolve().parent / "benchmark_data3d_nnunet.py"
 NNUNET_PYTHON = "/work/nnunet_env/bin/python"
 SECTION = "data3d"
+NNUNET_RESAMPLING = 0.36  # nnU-Net's chance that SpatialTransform interpolates: rotation 0.2 or scaling 0.2
 
 
 def build_parser(dataset_dir: str, work_dir: Path, patch_size: list[int], batch_size: int, samples: int) -> ConfigParser:
@@ -81,6 +84,40 @@ def time_batches(loader, warmup: int, batches: int) -> dict:
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     del it  # stops the workers
     return {"patches": n, "seconds": wall, "patches_per_s": n / wall, "patches_per_cpu_s": n / max(cpu, 1e-9)}
+
+
+def profile_stages(dataset, patches: int) -> dict[str, float]:
+    """Milliseconds per patch of each stage of ours, in this process: ``PatchDataset``'s sampling and crop (its
+    transform off), then every transform of its chain on its own."""
+    transforms = list(dataset.transform.transforms)
+    names = [type(t).__name__ for t in transforms]
+    times = dict.fromkeys(["sampling + crop (PatchDataset)", *names], 0.0)
+    chain, dataset.transform = dataset.transform, None
+    try:
+        for i in range(patches):
+            t0 = time.perf_counter()
+            sample = dataset[i]
+            times["sampling + crop (PatchDataset)"] += time.perf_counter() - t0
+            for name, t in zip(names, transforms):
+                t0 = time.perf_counter()
+                sample = apply_transform(t, sample)
+                times[name] += time.perf_counter() - t0
+    finally:
+        dataset.transform = chain
+    return {k: 1000.0 * v / patches for k, v in times.items()}
+
+
+def with_affine_prob(dataset, prob: float):
+    """A shallow copy of ``dataset`` whose chain's ``RandAffined`` applies with probability ``prob``."""
+    chain = copy.deepcopy(dataset.transform)
+    affines = [t for t in chain.transforms if isinstance(t, RandAffined)]
+    if not affines:
+        raise ValueError("the augmentation chain has no RandAffined")
+    for t in affines:
+        t.prob = float(prob)
+    other = copy.copy(dataset)
+    other.transform = chain
+    return other
 
 
 def nnunet_env(work_dir: Path, workers: int | None = None) -> dict:
@@ -133,7 +170,7 @@ def run_nnunet(python: str, work_dir: Path, dataset: str, patch: list[int], args
     cmd = [
         python, str(NNUNET_SIDE), "--dataset", dataset, "--patch_size", *map(str, patch), "--batch_size",
         str(args.batch_size), "--batches", str(args.batches), "--warmup", str(args.warmup), "--workers",
-        *map(str, args.workers),
+        *map(str, args.workers), "--profile", str(args.profile),
     ]  # fmt: skip
     proc = subprocess.run(cmd, env=nnunet_env(work_dir, max(args.workers)), capture_output=True, text=True)
     if proc.returncode != 0:
@@ -152,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", type=int, default=40, help="timed batches per setting")
     ap.add_argument("--warmup", type=int, default=4, help="batches before timing (worker start-up included)")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1], help="DataLoader workers (0: main process)")
+    ap.add_argument("--profile", type=int, default=40, help="patches of the per-stage profile of each side (0: none)")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (median)")
     ap.add_argument("--work_dir", default=str(ROOT / "runs" / "benchmark_data3d"), help="data and nnU-Net folders")
     ap.add_argument("--nnunet_python", default=NNUNET_PYTHON, help="Python of nnU-Net's environment")
@@ -162,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         tmp = tempfile.TemporaryDirectory()
         args.cases, args.spatial_size, args.patch_size = 2, (24, 24, 16), [16, 16, 16]
-        args.batches, args.warmup, args.rounds, args.work_dir = 2, 1, 1, tmp.name
+        args.batches, args.warmup, args.rounds, args.work_dir, args.profile = 2, 1, 1, tmp.name, 2
         args.no_nnunet = args.no_write = True
     with_nnunet = not args.no_nnunet
     if with_nnunet and not Path(args.nnunet_python).is_file():
@@ -212,22 +250,34 @@ def main(argv: list[str] | None = None) -> int:
                 collate_fn=shipped.collate_fn,
             )  # fmt: skip
 
+    # nnU-Net resamples when it rotates (p 0.2) or scales (p 0.2, independently): 1 - 0.8^2 = 0.36 of its patches;
+    # ours rotates and scales in one RandAffined (the recipe's spatial_prob, 0.2). The same rate, for comparison:
+    same_rate = DataLoader(with_affine_prob(dataset, NNUNET_RESAMPLING), batch_size=shipped.batch_size, shuffle=False,
+                           num_workers=0, collate_fn=shipped.collate_fn)  # fmt: skip
+    same_rate_results: list[dict] = []
     ours: dict[int, list[dict]] = {w: [] for w in args.workers}
     theirs: dict[int, list[dict]] = {w: [] for w in args.workers}
-    info = {}
+    info: dict = {}
+    profiles: dict[str, dict[str, float]] = {}
     for r in range(args.rounds):
         loads.append(f"round {r + 1} before: {load()}")
         for workers in args.workers:
             result = time_batches(loaders[workers], args.warmup, args.batches)
             ours[workers].append(result)
             print(f"  round {r + 1}, ours, {workers} worker(s): {result['patches_per_s']:.2f} patches/s")
+        if 0 in args.workers:
+            same_rate_results.append(time_batches(same_rate, args.warmup, args.batches))
+            print(f"  round {r + 1}, ours (RandAffined p {NNUNET_RESAMPLING}), 0 workers: "
+                  f"{same_rate_results[-1]['patches_per_s']:.2f} patches/s")  # fmt: skip
         if with_nnunet:
             report = run_nnunet(args.nnunet_python, work_dir, theirs_plan["dataset_name"], nnunet_axes(patch, transpose), args)
-            info = report["info"]
+            info, profiles["nnU-Net"] = report["info"], report.get("profile", {})
             for workers in args.workers:
                 theirs[workers].append(report["results"][str(workers)])
                 print(f"  round {r + 1}, nnU-Net, {workers} worker(s): {theirs[workers][-1]['patches_per_s']:.2f} patches/s")
         loads.append(f"round {r + 1} after: {load()}")
+    if args.profile:
+        profiles["ours"] = profile_stages(dataset, args.profile)
     if tmp is not None:
         tmp.cleanup()
 
@@ -268,6 +318,16 @@ def main(argv: list[str] | None = None) -> int:
         ratio_s = f"{ratios[workers]:.2f}x" if with_nnunet else "-"
         lines.append(f"| {name} | {o:.2f} | {theirs_s} | {ratio_s} | {cpu_o} | {cpu_t} |")
         print(f"ours, {workers} worker(s): {o:.2f} patches/s")
+    if 0 in args.workers:
+        o, t_ = med(same_rate_results, "patches_per_s"), med(theirs[0], "patches_per_s")
+        theirs_s, cpu_t = (f"{t_:.2f}", f"{med(theirs[0], 'patches_per_cpu_s'):.2f}") if with_nnunet else ("-", "-")
+        ratio_s = f"{o / t_:.2f}x" if with_nnunet else "-"
+        name = f"main process, ours with RandAffined p {NNUNET_RESAMPLING} (nnU-Net's resampling rate)"
+        lines.append(f"| {name} | {o:.2f} | {theirs_s} | {ratio_s} | {med(same_rate_results, 'patches_per_cpu_s'):.2f} | {cpu_t} |")
+    for side, profile in profiles.items():
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in profile.items())
+        lines += ["", f"Where the time goes ({side}), ms per patch over {args.profile} patches, one process: {stages}; "
+                      f"sum {sum(profile.values()):.1f} ms."]  # fmt: skip
     lines += ["", "One-off builds: " + ", ".join(f"{k} {v:.1f} s" for k, v in builds.items()) + "."]
     text = "\n".join(lines)
     print("\n" + text)

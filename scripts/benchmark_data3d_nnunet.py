@@ -62,14 +62,44 @@ def build_train_loader(dataset: str, patch_size: list[int] | None, batch_size: i
         oversample_foreground_percent=trainer.oversample_foreground_percent, sampling_probabilities=None,
         pad_sides=None, transforms=tr_transforms, probabilistic_oversampling=trainer.probabilistic_oversampling,
     )  # fmt: skip
+    loader.train_transforms = tr_transforms
     info = {
         "patch_size": [int(p) for p in patch], "initial_patch_size": [int(p) for p in initial_patch],
         "batch_size": int(trainer.batch_size), "dummy_2d": bool(dummy_2d), "cases": len(dataset_tr.identifiers),
         "oversample_foreground_percent": trainer.oversample_foreground_percent,
-        "transforms": [type(t).__name__ if type(t).__name__ != "RandomTransform" else type(t.transform).__name__
-                       for t in tr_transforms.transforms],
+        "transforms": [_name(t) for t in tr_transforms.transforms],
     }  # fmt: skip
     return loader, info
+
+
+def _name(t) -> str:
+    return type(t.transform if type(t).__name__ == "RandomTransform" else t).__name__
+
+
+def profile_stages(loader, patches: int) -> dict[str, float]:
+    """Milliseconds per patch of each stage, in this process: the loader's case loading and crop of the initial
+    patch (``generate_train_batch`` without transforms), then every training transform on its own."""
+    transforms = loader.train_transforms.transforms
+    names = []
+    for t in transforms:
+        name = _name(t)
+        names.append(name if name not in names else f"{name} #{sum(n.startswith(name) for n in names) + 1}")
+    times = dict.fromkeys(["load + crop (initial patch)", *names], 0.0)
+    loader.transforms = None
+    n = 0
+    while n < patches:
+        t0 = time.perf_counter()
+        batch = loader.generate_train_batch()
+        times["load + crop (initial patch)"] += time.perf_counter() - t0
+        for j in range(batch["data"].shape[0]):
+            d = {"image": batch["data"][j], "segmentation": batch["target"][j]}
+            for name, t in zip(names, transforms):
+                t0 = time.perf_counter()
+                d = t(**d)
+                times[name] += time.perf_counter() - t0
+            n += 1
+    loader.transforms = loader.train_transforms
+    return {k: 1000.0 * v / n for k, v in times.items()}
 
 
 def time_batches(augmenter, warmup: int, batches: int) -> dict:
@@ -93,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=4, help="batches before timing")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1], help="0: single-threaded; N: N background workers")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", type=int, default=0, help="patches for a per-stage profile (0: none)")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -117,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         if workers:
             augmenter._finish()
         print(f"  nnU-Net, {workers} worker(s): {results[str(workers)]['patches_per_s']:.2f} patches/s", file=sys.stderr)
-    print(json.dumps({"info": info, "results": results, "nnunet_n_proc_DA": os.environ.get("nnUNet_n_proc_DA")}))
+    profile = profile_stages(loader, args.profile) if args.profile else {}
+    print(json.dumps({"info": info, "results": results, "profile": profile, "nnunet_n_proc_DA": os.environ.get("nnUNet_n_proc_DA")}))
     return 0
 
 
