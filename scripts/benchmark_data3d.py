@@ -87,21 +87,22 @@ def time_batches(loader, warmup: int, batches: int) -> dict:
 
 
 def profile_stages(dataset, patches: int) -> dict[str, float]:
-    """Milliseconds per patch of each stage of ours, in this process: ``PatchDataset``'s sampling and crop (its
-    transform off), then every transform of its chain on its own."""
+    """CPU milliseconds per patch of each stage of ours, in this process (one thread: CPU time does not depend on
+    the machine's load): ``PatchDataset``'s sampling and crop (its transform off), then every transform of its
+    chain on its own."""
     transforms = list(dataset.transform.transforms)
     names = [type(t).__name__ for t in transforms]
     times = dict.fromkeys(["sampling + crop (PatchDataset)", *names], 0.0)
     chain, dataset.transform = dataset.transform, None
     try:
         for i in range(patches):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             sample = dataset[i]
-            times["sampling + crop (PatchDataset)"] += time.perf_counter() - t0
+            times["sampling + crop (PatchDataset)"] += time.process_time() - t0
             for name, t in zip(names, transforms):
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 sample = apply_transform(t, sample)
-                times[name] += time.perf_counter() - t0
+                times[name] += time.process_time() - t0
     finally:
         dataset.transform = chain
     return {k: 1000.0 * v / patches for k, v in times.items()}
@@ -304,12 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         f"Load (1, 5, 15 min): {'; '.join(loads)}.",
         "",
-        "| setting (cores for loading) | ours patches/s | nnU-Net patches/s | ours / nnU-Net | ours patches per CPU s | nnU-Net patches per CPU s |",
+        "| setting (cores for loading) | ours patches/s | nnU-Net patches/s | ours / nnU-Net "
+        "| ours patches per CPU s | nnU-Net patches per CPU s |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     ratios = {}
     for workers in args.workers:
-        name = "main process (0 workers / single-threaded)" if workers == 0 else f"{workers} worker(s) (nnUNet_n_proc_DA={workers})"
+        name = f"{workers} worker(s) (nnUNet_n_proc_DA={workers})"
+        if workers == 0:
+            name = "main process (0 workers / single-threaded)"
         o, t_ = med(ours[workers], "patches_per_s"), med(theirs[workers], "patches_per_s")
         ratios[workers] = o / t_ if with_nnunet else float("nan")
         cpu_o = f"{med(ours[workers], 'patches_per_cpu_s'):.2f}" if workers == 0 else "-"
@@ -323,10 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         theirs_s, cpu_t = (f"{t_:.2f}", f"{med(theirs[0], 'patches_per_cpu_s'):.2f}") if with_nnunet else ("-", "-")
         ratio_s = f"{o / t_:.2f}x" if with_nnunet else "-"
         name = f"main process, ours with RandAffined p {NNUNET_RESAMPLING} (nnU-Net's resampling rate)"
-        lines.append(f"| {name} | {o:.2f} | {theirs_s} | {ratio_s} | {med(same_rate_results, 'patches_per_cpu_s'):.2f} | {cpu_t} |")
+        cpu_o = med(same_rate_results, "patches_per_cpu_s")
+        lines.append(f"| {name} | {o:.2f} | {theirs_s} | {ratio_s} | {cpu_o:.2f} | {cpu_t} |")
     for side, profile in profiles.items():
         stages = ", ".join(f"{k} {v:.1f}" for k, v in profile.items())
-        lines += ["", f"Where the time goes ({side}), ms per patch over {args.profile} patches, one process: {stages}; "
+        lines += ["", f"Where the time goes ({side}), CPU ms per patch over {args.profile} patches, one process: {stages}; "
                       f"sum {sum(profile.values()):.1f} ms."]  # fmt: skip
     lines += ["", "One-off builds: " + ", ".join(f"{k} {v:.1f} s" for k, v in builds.items()) + "."]
     text = "\n".join(lines)
