@@ -5,6 +5,8 @@ size, in one run.
   any_dataset.yaml``, ``--spatial_dims 3``): the format's reader and the plan's pre-processing cached in memory
   (``VolumeCacheDataset``), ``PatchDataset`` (one patch in three centred on a labelled voxel), the default recipe's
   augmentation (``data#augmentation``), ``data#train_loader``; with 0 DataLoader workers (main process) and with 1.
+  Two more rows of ours: ``RandAffined`` at nnU-Net's resampling rate (p 0.36), and the chain with MONAI's
+  ``RandAffined`` replaced by ``transforms.FastRandAffined`` (same draws and output, faster resampling).
 * ``nnU-Net``: ``nnUNetv2_plan_and_preprocess -c 3d_fullres`` of the same raw files, then nnUNetTrainer's training
   loader (``nnUNetDataLoader`` + ``get_training_transforms``, scripts/benchmark_data3d_nnunet.py), run by nnU-Net's
   own Python (``--nnunet_python``; nnU-Net is never imported here): single-threaded (``SingleThreadedAugmenter``,
@@ -49,6 +51,7 @@ from monai.data import DataLoader  # noqa: E402
 from monai.transforms import RandAffined, apply_transform  # noqa: E402
 
 from formats.nnunet_v2.synthetic import SYNTHETIC_KINDS, generate_nnunet_v2  # noqa: E402
+from transforms.affine import FastRandAffined  # noqa: E402
 
 CONFIGS = [ROOT / "bundles/unet/configs/train.yaml", ROOT / "bundles/common/configs/any_dataset.yaml"]
 NNUNET_SIDE = Path(__file__).resolve().parent / "benchmark_data3d_nnunet.py"
@@ -116,6 +119,20 @@ def with_affine_prob(dataset, prob: float):
         raise ValueError("the augmentation chain has no RandAffined")
     for t in affines:
         t.prob = float(prob)
+    other = copy.copy(dataset)
+    other.transform = chain
+    return other
+
+
+def with_fast_affine(dataset):
+    """A shallow copy of ``dataset`` whose chain has every MONAI ``RandAffined`` replaced by
+    :class:`transforms.FastRandAffined` with the same arguments; None when the chain has none to replace (already
+    fast)."""
+    chain = copy.deepcopy(dataset.transform)
+    transforms = [FastRandAffined.from_rand_affined(t) if type(t) is RandAffined else t for t in chain.transforms]
+    if all(a is b for a, b in zip(transforms, chain.transforms)):
+        return None
+    chain.transforms = tuple(transforms)
     other = copy.copy(dataset)
     other.transform = chain
     return other
@@ -243,33 +260,38 @@ def main(argv: list[str] | None = None) -> int:
     builds["ours: fingerprint, plan, pre-processing cache"] = time.perf_counter() - t
     dataset = shipped.dataset
     transforms = [type(t).__name__ for t in dataset.transform.transforms]
-    loaders = {0: shipped if shipped.num_workers == 0 else None}
-    for workers in args.workers:
-        if loaders.get(workers) is None:
-            loaders[workers] = DataLoader(
-                dataset, batch_size=shipped.batch_size, shuffle=False, num_workers=workers,
-                collate_fn=shipped.collate_fn,
-            )  # fmt: skip
 
-    # nnU-Net resamples when it rotates (p 0.2) or scales (p 0.2, independently): 1 - 0.8^2 = 0.36 of its patches;
-    # ours rotates and scales in one RandAffined (the recipe's spatial_prob, 0.2). The same rate, for comparison:
-    same_rate = DataLoader(with_affine_prob(dataset, NNUNET_RESAMPLING), batch_size=shipped.batch_size, shuffle=False,
-                           num_workers=0, collate_fn=shipped.collate_fn)  # fmt: skip
-    same_rate_results: list[dict] = []
-    ours: dict[int, list[dict]] = {w: [] for w in args.workers}
+    def loader_of(ds, workers: int):
+        if ds is dataset and workers == shipped.num_workers:
+            return shipped
+        return DataLoader(ds, batch_size=shipped.batch_size, shuffle=False, num_workers=workers, collate_fn=shipped.collate_fn)
+
+    # rows: (setting, DataLoader workers, loader). nnU-Net resamples when it rotates (p 0.2) or scales (p 0.2,
+    # independently): 1 - 0.8^2 = 0.36 of its patches; ours rotates and scales in one RandAffined (the recipe's
+    # spatial_prob, 0.2): the same rate as a row of its own. FastRandAffined: the same chain with MONAI's
+    # RandAffined replaced by transforms.FastRandAffined (same draws, same output, faster resampling).
+    fast = with_fast_affine(dataset)
+    settings = []
+    for workers in args.workers:
+        name = "main process (0 workers / single-threaded)" if workers == 0 else f"{workers} worker(s) (nnUNet_n_proc_DA={workers})"
+        settings.append((name, workers, loader_of(dataset, workers)))
+    if 0 in args.workers:
+        settings.append((f"main process, ours with RandAffined p {NNUNET_RESAMPLING} (nnU-Net's resampling rate)", 0,
+                         loader_of(with_affine_prob(dataset, NNUNET_RESAMPLING), 0)))  # fmt: skip
+    if fast is not None:
+        for workers in args.workers:
+            where = "main process" if workers == 0 else f"{workers} worker(s)"
+            settings.append((f"{where}, ours with transforms.FastRandAffined", workers, loader_of(fast, workers)))
+    ours: dict[str, list[dict]] = {name: [] for name, _, _ in settings}
     theirs: dict[int, list[dict]] = {w: [] for w in args.workers}
     info: dict = {}
     profiles: dict[str, dict[str, float]] = {}
     for r in range(args.rounds):
         loads.append(f"round {r + 1} before: {load()}")
-        for workers in args.workers:
-            result = time_batches(loaders[workers], args.warmup, args.batches)
-            ours[workers].append(result)
-            print(f"  round {r + 1}, ours, {workers} worker(s): {result['patches_per_s']:.2f} patches/s")
-        if 0 in args.workers:
-            same_rate_results.append(time_batches(same_rate, args.warmup, args.batches))
-            print(f"  round {r + 1}, ours (RandAffined p {NNUNET_RESAMPLING}), 0 workers: "
-                  f"{same_rate_results[-1]['patches_per_s']:.2f} patches/s")  # fmt: skip
+        for name, workers, loader in settings:
+            result = time_batches(loader, args.warmup, args.batches)
+            ours[name].append(result)
+            print(f"  round {r + 1}, ours, {name}: {result['patches_per_s']:.2f} patches/s")
         if with_nnunet:
             report = run_nnunet(args.nnunet_python, work_dir, theirs_plan["dataset_name"], nnunet_axes(patch, transpose), args)
             info, profiles["nnU-Net"] = report["info"], report.get("profile", {})
@@ -279,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         loads.append(f"round {r + 1} after: {load()}")
     if args.profile:
         profiles["ours"] = profile_stages(dataset, args.profile)
+        if fast is not None:
+            profiles["ours with FastRandAffined"] = profile_stages(fast, args.profile)
     if tmp is not None:
         tmp.cleanup()
 
@@ -309,26 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         "| ours patches per CPU s | nnU-Net patches per CPU s |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    ratios = {}
-    for workers in args.workers:
-        name = f"{workers} worker(s) (nnUNet_n_proc_DA={workers})"
-        if workers == 0:
-            name = "main process (0 workers / single-threaded)"
-        o, t_ = med(ours[workers], "patches_per_s"), med(theirs[workers], "patches_per_s")
-        ratios[workers] = o / t_ if with_nnunet else float("nan")
-        cpu_o = f"{med(ours[workers], 'patches_per_cpu_s'):.2f}" if workers == 0 else "-"
+    for name, workers, _ in settings:
+        o, t_ = med(ours[name], "patches_per_s"), med(theirs[workers], "patches_per_s")
+        cpu_o = f"{med(ours[name], 'patches_per_cpu_s'):.2f}" if workers == 0 else "-"
         cpu_t = f"{med(theirs[workers], 'patches_per_cpu_s'):.2f}" if workers == 0 and with_nnunet else "-"
-        theirs_s = f"{t_:.2f}" if with_nnunet else "-"
-        ratio_s = f"{ratios[workers]:.2f}x" if with_nnunet else "-"
+        theirs_s, ratio_s = (f"{t_:.2f}", f"{o / t_:.2f}x") if with_nnunet else ("-", "-")
         lines.append(f"| {name} | {o:.2f} | {theirs_s} | {ratio_s} | {cpu_o} | {cpu_t} |")
-        print(f"ours, {workers} worker(s): {o:.2f} patches/s")
-    if 0 in args.workers:
-        o, t_ = med(same_rate_results, "patches_per_s"), med(theirs[0], "patches_per_s")
-        theirs_s, cpu_t = (f"{t_:.2f}", f"{med(theirs[0], 'patches_per_cpu_s'):.2f}") if with_nnunet else ("-", "-")
-        ratio_s = f"{o / t_:.2f}x" if with_nnunet else "-"
-        name = f"main process, ours with RandAffined p {NNUNET_RESAMPLING} (nnU-Net's resampling rate)"
-        cpu_o = med(same_rate_results, "patches_per_cpu_s")
-        lines.append(f"| {name} | {o:.2f} | {theirs_s} | {ratio_s} | {cpu_o:.2f} | {cpu_t} |")
+        print(f"ours, {name}: {o:.2f} patches/s")
     for side, profile in profiles.items():
         stages = ", ".join(f"{k} {v:.1f}" for k, v in profile.items())
         lines += ["", f"Where the time goes ({side}), CPU ms per patch over {args.profile} patches, one process: {stages}; "
