@@ -81,3 +81,32 @@ def test_other_output_size_runs_monai():
     torch.testing.assert_close(got["image"], expected["image"])
     with pytest.raises(NotImplementedError, match="not invertible"):
         fast_t.inverse(got)
+
+
+@pytest.mark.parametrize("shape", [(16, 14, 10), (18, 12)])
+def test_any_dataset_recipe_affine_swapped_gives_the_same_samples(shape):
+    """The generic path's RandAffined (any_dataset.yaml's augmentation, 3D and 2D patches) with its ``_target_``
+    replaced by FastRandAffined: the same samples for the same seed."""
+    from pathlib import Path
+
+    from monai.bundle import ConfigParser
+
+    root = Path(__file__).resolve().parents[2]
+    parser = ConfigParser()
+    configs = ["bundles/unet/configs/train.yaml", "bundles/common/configs/any_dataset.yaml"]
+    parser.read_config([str(root / c) for c in configs])
+    config = parser.get("data#augmentation#0")
+    assert config["_target_"] in ("RandAffined", "transforms.FastRandAffined"), "the recipe's first transform moved"
+    parser["data#augmentation#0#prob"] = 1.0
+    parser["data#augmentation#0#_target_"] = "RandAffined"
+    monai_t = parser.get_parsed_content("data#augmentation#0", lazy=False)
+    parser["data#augmentation#0#_target_"] = "transforms.FastRandAffined"
+    fast_t = parser.get_parsed_content("data#augmentation#0", lazy=False)
+    assert type(monai_t) is RandAffined and type(fast_t) is FastRandAffined
+    monai_t.set_random_state(0)
+    fast_t.set_random_state(0)
+    for i in range(3):
+        data = _sample(shape, seed=i)
+        expected, got = monai_t(data), fast_t(data)
+        torch.testing.assert_close(got["image"], expected["image"].as_tensor(), atol=1e-4, rtol=1e-4)
+        assert torch.equal(got["label"], expected["label"].as_tensor())
