@@ -89,10 +89,12 @@ def time_batches(loader, warmup: int, batches: int) -> dict:
     return {"patches": n, "seconds": wall, "patches_per_s": n / wall, "patches_per_cpu_s": n / max(cpu, 1e-9)}
 
 
-def profile_stages(dataset, patches: int) -> dict[str, float]:
+def profile_stages(dataset, patches: int, seed: int = 0) -> dict[str, float]:
     """CPU milliseconds per patch of each stage of ours, in this process (one thread: CPU time does not depend on
     the machine's load): ``PatchDataset``'s sampling and crop (its transform off), then every transform of its
-    chain on its own."""
+    chain on its own. The sampler and the chain are seeded with ``seed`` first, so two chains that draw alike (MONAI's
+    RandAffined and FastRandAffined) are profiled on the same patches with the same draws."""
+    dataset.set_random_state(seed)
     transforms = list(dataset.transform.transforms)
     names = [type(t).__name__ for t in transforms]
     times = dict.fromkeys(["sampling + crop (PatchDataset)", *names], 0.0)
@@ -291,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, workers, loader in settings:
             result = time_batches(loader, args.warmup, args.batches)
             ours[name].append(result)
-            print(f"  round {r + 1}, ours, {name}: {result['patches_per_s']:.2f} patches/s")
+            print(f"  round {r + 1}, {name}: {result['patches_per_s']:.2f} patches/s (ours)")
         if with_nnunet:
             report = run_nnunet(args.nnunet_python, work_dir, theirs_plan["dataset_name"], nnunet_axes(patch, transpose), args)
             info, profiles["nnU-Net"] = report["info"], report.get("profile", {})
