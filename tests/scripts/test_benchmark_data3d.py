@@ -1,10 +1,13 @@
 """scripts/benchmark_data3d.py --quick: ours only (nnU-Net is not needed), tiny data, prints its table and writes
-nothing; the axis mapping between nnU-Net's patch (z y x after transpose_forward) and ours (x y z)."""
+nothing; the axis mapping between nnU-Net's patch (z y x after transpose_forward) and ours (x y z); the synthetic
+twins' spacing option the benchmark uses."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+
+import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
@@ -39,3 +42,16 @@ def test_patch_axes_round_trip_between_nnunet_and_ours():
         assert module.ours_axes(theirs, transpose) == [80, 96, 48]
     # transpose_forward [2, 0, 1]: nnU-Net's first axis is SimpleITK's last (our x)
     assert module.nnunet_axes([80, 96, 48], [2, 0, 1]) == [80, 48, 96]
+
+
+def test_synthetic_twin_takes_the_spacing_the_benchmark_asks_for(tmp_path):
+    import nibabel as nib
+
+    from formats.nnunet_v2.synthetic import generate_nnunet_v2
+
+    root = generate_nnunet_v2(tmp_path, kind="mri", num_training=1, num_test=0, spatial_size=(8, 8, 6), spacing=(1, 1, 1))
+    for path in (root / "imagesTr" / "synthmri_000_0000.nii.gz", root / "labelsTr" / "synthmri_000.nii.gz"):
+        assert nib.load(str(path)).header.get_zooms()[:3] == (1.0, 1.0, 1.0)
+    default = generate_nnunet_v2(tmp_path / "d", kind="mri", num_training=1, num_test=0, spatial_size=(8, 8, 6))
+    zooms = nib.load(str(default / "labelsTr" / "synthmri_000.nii.gz")).header.get_zooms()[:3]
+    assert [float(z) for z in zooms] == pytest.approx([0.9, 0.9, 3.0])
