@@ -235,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = Path(args.work_dir).resolve()
     folder = SYNTHETIC_KINDS["mri"][0]
     raw = work_dir / "raw"
-    for sub in (raw / folder, work_dir / "preprocessed", work_dir / "results", work_dir / "fingerprints", work_dir / "ours_ckpt"):
-        shutil.rmtree(sub, ignore_errors=True)
+    for sub in (raw / folder, *(work_dir / name for name in ("preprocessed", "results", "fingerprints", "ours_ckpt"))):
+        shutil.rmtree(sub, ignore_errors=True)  # this script's own folders, from an earlier run
     t = time.perf_counter()
     dataset_dir = generate_nnunet_v2(
         raw, kind="mri", num_training=args.cases, num_test=0, spatial_size=tuple(args.spatial_size), seed=0,
@@ -266,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     def loader_of(ds, workers: int):
         if ds is dataset and workers == shipped.num_workers:
             return shipped
-        return DataLoader(ds, batch_size=shipped.batch_size, shuffle=False, num_workers=workers, collate_fn=shipped.collate_fn)
+        return DataLoader(
+            ds, batch_size=shipped.batch_size, shuffle=False, num_workers=workers, collate_fn=shipped.collate_fn
+        )
 
     # rows: (setting, DataLoader workers, loader). nnU-Net resamples when it rotates (p 0.2) or scales (p 0.2,
     # independently): 1 - 0.8^2 = 0.36 of its patches; ours rotates and scales in one RandAffined (the recipe's
@@ -275,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     fast = with_fast_affine(dataset)
     settings = []
     for workers in args.workers:
-        name = "main process (0 workers / single-threaded)" if workers == 0 else f"{workers} worker(s) (nnUNet_n_proc_DA={workers})"
+        name = f"{workers} worker(s) (nnUNet_n_proc_DA={workers})"
+        if workers == 0:
+            name = "main process (0 workers / single-threaded)"
         settings.append((name, workers, loader_of(dataset, workers)))
     if 0 in args.workers:
         settings.append((f"main process, ours with RandAffined p {NNUNET_RESAMPLING} (nnU-Net's resampling rate)", 0,
