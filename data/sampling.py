@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 from monai.config import KeysCollection
 from monai.data import MetaTensor
+from monai.data.utils import set_rnd
 from monai.transforms import MapTransform, Randomizable, apply_transform
+from monai.utils import MAX_SEED
 from torch.utils.data import Dataset
 
 __all__ = ["PatchDataset", "RandElasticd", "RandMirrord", "crop_or_pad"]
@@ -66,7 +68,9 @@ class PatchDataset(Randomizable, Dataset):
         foreground_fraction: probability that a patch is centred on a labelled voxel (nnU-Net: 1/3).
         transform: applied to every patch dictionary (augmentation, label conversion).
         keys: the image key and the label key.
-        seed: seed of the sampler's random state (a DataLoader re-seeds it per worker).
+        seed: seed of the sampler's random state. A DataLoader re-seeds the sampler per worker
+            (``set_random_state``), and with it ``transform``: otherwise every worker would inherit the same
+            augmentation state and draw the same augmentation parameters as the others.
 
     Each sample is ``{"image": (C, *patch_size), "label": (1, *patch_size), "case_id": ...}`` before ``transform``.
     """
@@ -96,7 +100,20 @@ class PatchDataset(Randomizable, Dataset):
         self.transform = transform
         self.image_key, self.label_key = keys
         self._foreground: dict[int, dict[int, np.ndarray]] = {}
-        self.set_random_state(seed=seed)
+        Randomizable.set_random_state(self, seed=seed)  # the sampler only: the transforms keep their own seeds
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> PatchDataset:
+        """Seed the sampler and, with a seed derived from it, every random transform of ``transform``.
+
+        MONAI's DataLoader calls this in every worker with a different seed (``set_rnd`` stops at the first object
+        that has ``set_random_state``, so it would not reach the transforms of this data set); without the transforms
+        the workers' augmentation draws would repeat each other's.
+        """
+        super().set_random_state(seed=seed, state=state)
+        if self.transform is not None:
+            derived = np.random.RandomState(seed).randint(MAX_SEED) if seed is not None else self.R.randint(MAX_SEED)
+            set_rnd(self.transform, int(derived))
+        return self
 
     def __len__(self) -> int:
         return self.samples_per_epoch

@@ -151,6 +151,7 @@ def generate_nnunet_v2(
     num_test: int = 2,
     spatial_size: tuple[int, ...] | None = None,
     seed: int = 0,
+    spacing: tuple[float, ...] | None = None,
 ) -> Path:
     """Write one synthetic nnU-Net v2 raw data set into ``out_dir`` (see the module docstring for the kinds).
 
@@ -162,6 +163,7 @@ def generate_nnunet_v2(
         num_test: unlabelled cases (``imagesTs``).
         spatial_size: voxels per axis (3 for the 3D kinds, 2 for ``png2d``); default 32 x 32 x 12 or 48 x 48.
         seed: the same seed writes the same files.
+        spacing: voxel size per axis (mm) instead of the kind's (e.g. isotropic 1 mm for a 3D benchmark).
 
     Returns:
         The data set folder.
@@ -171,7 +173,8 @@ def generate_nnunet_v2(
     """
     if kind not in SYNTHETIC_KINDS:
         raise ValueError(f"unknown synthetic nnU-Net kind {kind!r}; valid: {sorted(SYNTHETIC_KINDS)}.")
-    folder_name, channels, labels, default_shape, spacing, ending = SYNTHETIC_KINDS[kind]
+    folder_name, channels, labels, default_shape, kind_spacing, ending = SYNTHETIC_KINDS[kind]
+    spacing = tuple(float(s) for s in spacing) if spacing is not None else kind_spacing
     shape = tuple(int(s) for s in (spatial_size or default_shape))
     if len(shape) != len(default_shape):
         raise ValueError(f"spatial_size of kind {kind!r} needs {len(default_shape)} entries, got {shape}.")

@@ -1,9 +1,12 @@
-"""The generic path's patch sampler: foreground oversampling, padding of small cases, 2D patches of slices, mirroring."""
+"""The generic path's patch sampler: foreground oversampling, padding of small cases, 2D patches of slices, mirroring,
+random states per DataLoader worker."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from monai.data import DataLoader
+from monai.transforms import Compose, RandomizableTransform
 
 from data.sampling import PatchDataset, RandElasticd, RandMirrord, crop_or_pad
 
@@ -71,3 +74,29 @@ def test_elastic_keeps_shape_in_2d_and_3d(shape):
     t.set_random_state(0)
     out = t({"image": torch.rand(shape), "label": torch.zeros(shape)})
     assert out["image"].shape == shape and out["label"].shape == shape
+
+
+class _Draw(RandomizableTransform):
+    """Records one draw of its random state per sample."""
+
+    def __call__(self, data):
+        return {**data, "draw": torch.tensor(self.R.rand())}
+
+
+def test_dataloader_workers_draw_different_augmentations():
+    volumes = [{"image": torch.zeros(1, 8, 8, 8), "label": torch.zeros(1, 8, 8, 8)}] * 2
+    dataset = PatchDataset(volumes, [4, 4, 4], samples_per_epoch=8, transform=Compose([_Draw()]))
+    draws = [float(b["draw"]) for b in DataLoader(dataset, batch_size=1, num_workers=2)]
+    assert len(set(draws)) == len(draws), f"workers repeat each other's augmentation draws: {draws}"
+
+
+def test_set_random_state_seeds_the_transforms_reproducibly():
+    volumes = [{"image": torch.zeros(1, 8, 8, 8), "label": torch.zeros(1, 8, 8, 8)}]
+
+    def draws(seed):
+        dataset = PatchDataset(volumes, [4, 4, 4], samples_per_epoch=4, transform=Compose([_Draw()]))
+        dataset.set_random_state(seed)
+        return [float(dataset[i]["draw"]) for i in range(4)]
+
+    assert draws(3) == draws(3)
+    assert draws(3) != draws(4)
