@@ -14,7 +14,7 @@ is instantiated before the expression runs), so one parsed config cannot hold bo
 the default recipe is chosen, :func:`follow_recipe` runs the same command again with the generic path's config
 list, in the same process: the bundle's ``train.yaml`` (and its override files, e.g. a variant's ``variant.yaml``),
 then ``any_dataset.yaml`` and the workflow's ``any_dataset_<workflow>.yaml``, with the command's overrides; the outer
-run then does nothing more. The equivalent command line is logged, so the run can be repeated explicitly.
+run then does nothing more. The equivalent command line is printed, so the run can be repeated explicitly.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -188,9 +189,10 @@ def _outer_workflow():
 
 
 def _command(files: Sequence[str], overrides: dict[str, Any]) -> str:
-    listed = ",".join(f"'{f}'" for f in files)
-    args = " ".join(f"--{k} {v!r}" if isinstance(v, str) and " " in v else f"--{k} {v}" for k, v in overrides.items())
-    return f"python -m monai.bundle run --config_file \"[{listed}]\" {args}".strip()
+    """The command line of a config list and its overrides, quoted for a POSIX shell."""
+    listed = shlex.quote("[" + ",".join(f"'{f}'" for f in files) + "]")
+    args = " ".join(f"--{shlex.quote(k)} {shlex.quote(str(v))}" for k, v in overrides.items())
+    return f"python -m monai.bundle run --config_file {listed} {args}".strip()
 
 
 def follow_recipe(recipe: str, check: Any) -> str:

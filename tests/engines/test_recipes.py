@@ -101,3 +101,17 @@ def test_the_default_recipe_outside_monai_bundle_run_says_how(twins):
     check = DatasetIntegrityCheck("msd", twins["nnunet_v2"], num_channels=4)
     with pytest.raises(RecipeError, match="any_dataset.yaml"):
         follow_recipe("auto", check)  # no `monai.bundle run` on the call stack: nothing to hand over to
+
+
+def test_the_printed_command_is_one_a_shell_runs():
+    import shlex
+
+    from engines.recipes import _command
+
+    cmd = _command(["bundles/unet/configs/train.yaml", "bundles/common/configs/any_dataset.yaml"],
+                   {"plan#patch_size": [32, 32], "labels": "{'background': 0, 'tumour': [1, 2, 3]}", "epochs": 2})
+    words = shlex.split(cmd)
+    assert words[:5] == ["python", "-m", "monai.bundle", "run", "--config_file"]
+    assert words[5] == "['bundles/unet/configs/train.yaml','bundles/common/configs/any_dataset.yaml']"
+    assert words[6:] == ["--plan#patch_size", "[32, 32]", "--labels", "{'background': 0, 'tumour': [1, 2, 3]}",
+                         "--epochs", "2"]
