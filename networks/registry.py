@@ -7,12 +7,13 @@ valid ones, so a typo in a YAML file is a one-line fix.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
-__all__ = ["SlotRegistry", "CONV_BLOCKS", "SKIPS", "DOWN_OPS", "UP_OPS"]
+__all__ = ["SlotRegistry", "takes_argument", "CONV_BLOCKS", "SKIPS", "DOWN_OPS", "UP_OPS"]
 
 
 class SlotRegistry:
@@ -42,6 +43,10 @@ class SlotRegistry:
         """Sorted registered names."""
         return sorted(self._factories)
 
+    def names_with(self, argument: str) -> list[str]:
+        """Sorted registered names whose factory names ``argument`` in its signature (e.g. ``"stride"``)."""
+        return [n for n in self.names() if takes_argument(self._factories[n], argument)]
+
     def get(self, name: str | Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         """Return the factory for ``name``; a callable is returned unchanged (custom modules from config).
 
@@ -63,6 +68,15 @@ class SlotRegistry:
 
     def __repr__(self) -> str:
         return f"SlotRegistry({self.slot!r}, names={self.names()})"
+
+
+def takes_argument(factory: Callable[..., Any], argument: str) -> bool:
+    """Whether ``factory`` (a class or a function) names ``argument`` in its signature (``**kwargs`` does not count:
+    a factory that swallows unknown keywords would silently ignore it)."""
+    try:
+        return argument in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 CONV_BLOCKS = SlotRegistry("ConvBlock")

@@ -11,7 +11,7 @@ from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 from torch import nn
 
-__all__ = ["conv_unit", "norm_layer", "act_layer", "match_size", "check_padding"]
+__all__ = ["conv_unit", "norm_layer", "act_layer", "match_size", "check_padding", "per_axis"]
 
 PADDINGS = ("same", "valid")
 
@@ -24,12 +24,27 @@ def check_padding(padding: str, block: str, supported: Sequence[str] = PADDINGS)
     return mode
 
 
+def per_axis(stride: int | Sequence[int], spatial_dims: int, what: str = "stride") -> tuple[int, ...]:
+    """A stride (or scale factor) per spatial axis: an int is the same on every axis; a sequence must have one
+    positive integer per axis (1: that axis is not resampled).
+
+    Raises:
+        ValueError: a sequence of the wrong length, or an entry below 1.
+    """
+    values = [int(stride)] * spatial_dims if isinstance(stride, int) else [int(s) for s in stride]
+    if len(values) != spatial_dims or min(values) < 1:
+        raise ValueError(
+            f"{what} must be a positive int or {spatial_dims} positive ints (one per spatial axis), got {stride!r}."
+        )
+    return tuple(values)
+
+
 def conv_unit(
     spatial_dims: int,
     in_channels: int,
     out_channels: int,
-    kernel_size: int = 3,
-    strides: int = 1,
+    kernel_size: int | Sequence[int] = 3,
+    strides: int | Sequence[int] = 1,
     act: str | tuple | None = ("relu", {"inplace": True}),
     norm: str | tuple | None = "batch",
     dropout: float = 0.0,
@@ -39,9 +54,13 @@ def conv_unit(
 ) -> Convolution:
     """Convolution → norm → activation → dropout (MONAI ``Convolution`` with ``adn_ordering="NAD"``).
 
-    ``padding="same"`` pads ``kernel_size // 2`` (size kept at stride 1); ``"valid"`` pads nothing.
+    ``padding="same"`` pads ``kernel_size // 2`` (size kept at stride 1); ``"valid"`` pads nothing. Kernel size
+    and stride: one int, or one per spatial axis.
     """
-    pad = kernel_size // 2 if check_padding(padding, "conv_unit") == "same" else 0
+    if check_padding(padding, "conv_unit") == "same":
+        pad: int | list[int] = kernel_size // 2 if isinstance(kernel_size, int) else [k // 2 for k in kernel_size]
+    else:
+        pad = 0
     return Convolution(
         spatial_dims,
         in_channels,

@@ -27,18 +27,21 @@ Cells use same padding only (their branches have different kernel sizes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from monai.networks.layers.factories import Pool
 from torch import nn
 
-from networks.blocks.common import act_layer, check_padding, norm_layer, plain_conv
+from networks.blocks.common import act_layer, check_padding, norm_layer, per_axis, plain_conv
 from networks.registry import CONV_BLOCKS, DOWN_OPS
 
 __all__ = ["SeparableConv", "NASNetNormalCell", "NASNetReductionCell"]
 
 
 class SeparableConv(nn.Sequential):
-    """NASNet's separable branch: ``2 × (act → depthwise k×k → pointwise 1×1 → norm)``; stride on the first.
+    """NASNet's separable branch: ``2 × (act → depthwise k×k → pointwise 1×1 → norm)``; stride (one int or one
+    per spatial axis) on the first.
 
     Shape: ``(N, C, *S)`` → ``(N, C, *ceil(S / stride))``.
     """
@@ -48,7 +51,7 @@ class SeparableConv(nn.Sequential):
         spatial_dims: int,
         channels: int,
         kernel_size: int,
-        stride: int = 1,
+        stride: int | Sequence[int] = 1,
         act: str | tuple | None = "relu",
         norm: str | tuple | None = "batch",
     ) -> None:
@@ -71,7 +74,7 @@ class SeparableConv(nn.Sequential):
         return x
 
 
-def _pool(kind: str, spatial_dims: int, stride: int) -> nn.Module:
+def _pool(kind: str, spatial_dims: int, stride: int | Sequence[int]) -> nn.Module:
     if kind == "avg":
         return Pool[Pool.AVG, spatial_dims](kernel_size=3, stride=stride, padding=1, count_include_pad=False)
     return Pool[Pool.MAX, spatial_dims](kernel_size=3, stride=stride, padding=1)
@@ -152,13 +155,14 @@ class NASNetNormalCell(_CellBase):
 
 
 class NASNetReductionCell(_CellBase):
-    """NASNet-A reduction cell (graph in the module docstring); ``stride`` 2 halves the size (ceil).
+    """NASNet-A reduction cell (graph in the module docstring); ``stride`` 2 halves the size (ceil); a stride per
+    axis (e.g. ``(2, 2, 1)``) reduces only the axes above 1.
 
     Args:
         spatial_dims: 2 or 3.
         in_channels: input channels.
         out_channels: output channels (after the output 1×1 projection).
-        stride: 2 as a DownOp, 1 as a ConvBlock (same graph, no reduction).
+        stride: 2 as a DownOp, 1 as a ConvBlock (same graph, no reduction); or one per spatial axis.
         act: activation before every conv.
         norm: normalisation after every conv.
         dropout: dropout probability on the cell output.
@@ -173,7 +177,7 @@ class NASNetReductionCell(_CellBase):
         spatial_dims: int,
         in_channels: int,
         out_channels: int,
-        stride: int = 2,
+        stride: int | Sequence[int] = 2,
         act: str | tuple | None = "relu",
         norm: str | tuple | None = "batch",
         dropout: float = 0.0,
@@ -183,12 +187,13 @@ class NASNetReductionCell(_CellBase):
         c = cell_channels or out_channels
         super().__init__(spatial_dims, in_channels, out_channels, c, 4, act, norm, dropout, bias)
         sep = lambda k, s: SeparableConv(spatial_dims, c, k, s, act, norm)  # noqa: E731
-        self.stride = stride
-        self.b0_cur, self.b0_prev = sep(5, stride), sep(7, stride)
-        self.b1_pool, self.b1_prev = _pool("max", spatial_dims, stride), sep(7, stride)
-        self.b2_pool, self.b2_prev = _pool("avg", spatial_dims, stride), sep(5, stride)
+        self.stride = per_axis(stride, spatial_dims)
+        s = self.stride
+        self.b0_cur, self.b0_prev = sep(5, s), sep(7, s)
+        self.b1_pool, self.b1_prev = _pool("max", spatial_dims, s), sep(7, s)
+        self.b2_pool, self.b2_prev = _pool("avg", spatial_dims, s), sep(5, s)
         self.b3_pool = _pool("avg", spatial_dims, 1)
-        self.b4_sep, self.b4_pool = sep(3, 1), _pool("max", spatial_dims, stride)
+        self.b4_sep, self.b4_pool = sep(3, 1), _pool("max", spatial_dims, s)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cur, prev = self.proj_cur(x), self.proj_prev(x)
@@ -199,9 +204,9 @@ class NASNetReductionCell(_CellBase):
         b4 = self.b4_sep(b0) + self.b4_pool(cur)
         return self.proj_out(torch.cat([b1, b2, b3, b4], dim=1))
 
-    def out_size(self, n: int) -> int:
-        """Spatial size after the cell for input size ``n`` (ceil division by the stride)."""
-        return -(-n // self.stride)
+    def out_size(self, n: int, axis: int = 0) -> int:
+        """Spatial size along ``axis`` after the cell for input size ``n`` (ceil division by the stride)."""
+        return -(-n // self.stride[axis])
 
 
 @CONV_BLOCKS.register("nasnet_reduction")

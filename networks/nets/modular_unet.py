@@ -8,6 +8,10 @@ Optional deep supervision (nnU-Net, MONAI's DynUNet): 1×1 conv heads on the out
 output size, stacked on dim 1 with the final output last, ``(N, 1 + deep_supr_num, C, *S)``, the layout of our
 UNet++ (``losses.DeepSupervisionLoss`` unbinds it, the train postprocessing takes ``[-1]``). In eval mode only
 the final output is returned, so validation and inference are unchanged.
+
+Per-axis strides (nnU-Net's anisotropic pooling, ``data.plan`` plans them from the spacing): ``strides[i]`` is the
+factor of level ``i``'s DownOp and of the matching UpOp (and attention gate), one int or one per spatial axis; on
+thick-slice MRI ``[[2, 2, 1], [2, 2, 2]]`` pools the fine axes first and the coarse axis once they have caught up.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from networks.blocks.common import check_padding, match_size, plain_conv
-from networks.registry import CONV_BLOCKS, DOWN_OPS, SKIPS, UP_OPS
+from networks.blocks.common import check_padding, match_size, per_axis, plain_conv
+from networks.registry import CONV_BLOCKS, DOWN_OPS, SKIPS, UP_OPS, SlotRegistry, takes_argument
 
-__all__ = ["ModularUNet", "expand_features"]
+__all__ = ["ModularUNet", "expand_features", "expand_strides"]
 
 
 def expand_features(features: int | float | Sequence[int], depth: int) -> list[int]:
@@ -36,6 +40,34 @@ def expand_features(features: int | float | Sequence[int], depth: int) -> list[i
     if min(widths) < 1:
         raise ValueError(f"every level needs at least one feature map, got features={widths}.")
     return widths
+
+
+def expand_strides(
+    strides: Sequence[int | Sequence[int]] | None, depth: int, spatial_dims: int
+) -> list[tuple[int, ...]]:
+    """Per-level, per-axis strides: ``depth`` tuples of ``spatial_dims`` ints; ``None``: 2 on every axis.
+
+    Raises:
+        ValueError: not one entry per level, or an entry that is not a positive int or one per axis.
+    """
+    if strides is None:
+        return [(2,) * spatial_dims for _ in range(depth)]
+    if isinstance(strides, (int, str)) or len(strides) != depth:
+        raise ValueError(
+            f"strides must give one stride per level (depth={depth} entries, each an int or {spatial_dims} ints), "
+            f"got {strides!r}."
+        )
+    return [per_axis(s, spatial_dims, f"strides[{i}]") for i, s in enumerate(strides)]
+
+
+def _check_takes_stride(registry: SlotRegistry, name: Any, factory: Any) -> None:
+    """A slot given per-axis strides must name ``stride`` in its signature, else it would silently pool by 2."""
+    if not takes_argument(factory, "stride"):
+        label = name if isinstance(name, str) else getattr(name, "__name__", repr(name))
+        raise ValueError(
+            f"{registry.slot} {label!r} cannot follow per-axis strides (its factory takes no `stride` argument); "
+            f"{registry.slot}s that can: {', '.join(registry.names_with('stride'))}; or use strides=None."
+        )
 
 
 def _expand_dropout(dropout: float | Sequence[float], depth: int) -> list[float]:
@@ -130,6 +162,11 @@ class ModularUNet(nn.Module):
         features: base width (``F_i = round(features · 2^i)``; a float allows fine budget control) or
             one width per level (``depth + 1`` values).
         depth: number of DownOps (4 in the 2015 U-Net: 5 levels).
+        strides: the factor of each level's DownOp and matching UpOp (and attention gate): ``depth`` entries,
+            each an int or one int per spatial axis (1: that axis is not pooled at that level), e.g.
+            ``[[2, 2, 1], [2, 2, 2]]``. ``None`` (default): 2 on every axis at every level, the seeds' networks.
+            Every slot must name ``stride`` in its signature (all registered ones do; a custom one that does not
+            raises).
         conv_block: ConvBlock of every level unless overridden below.
         down_conv_block: ConvBlock of the encoder levels and the bottom (default ``conv_block``).
         up_conv_block: ConvBlock of the decoder levels (default ``conv_block``).
@@ -162,14 +199,15 @@ class ModularUNet(nn.Module):
 
     Shape:
         ``(N, in_channels, *S)`` → ``(N, out_channels, *S')``: ``S' = S`` with same padding (any ``S``
-        with every side ≥ 2^depth), ``S' = output_size(S)`` with valid padding. In training with
+        with every side ≥ its total stride, ``2^depth`` by default; a multiple of it avoids padding inside),
+        ``S' = output_size(S)`` with valid padding. In training with
         ``deep_supervision``: ``(N, 1 + deep_supr_num, out_channels, *S)``, heads from the coarsest (level
         ``deep_supr_num``, upsampled by nearest neighbour) to the final output (last).
 
     Raises:
         ValueError: an unknown slot name (the message lists the valid ones), a bad depth, features, dropout,
-            padding or skip tap, or deep supervision with valid padding or ``deep_supr_num`` outside
-            ``1 .. depth - 1``.
+            padding or skip tap, strides that do not give one stride per level (or a slot that cannot follow
+            them), or deep supervision with valid padding or ``deep_supr_num`` outside ``1 .. depth - 1``.
     """
 
     def __init__(
@@ -179,6 +217,7 @@ class ModularUNet(nn.Module):
         out_channels: int = 1,
         features: int | float | Sequence[int] = 32,
         depth: int = 4,
+        strides: Sequence[int | Sequence[int]] | None = None,
         conv_block: Any = "double_conv",
         down_conv_block: Any = None,
         up_conv_block: Any = None,
@@ -215,6 +254,14 @@ class ModularUNet(nn.Module):
         enc_block = CONV_BLOCKS.get(down_conv_block or conv_block)
         dec_block = CONV_BLOCKS.get(up_conv_block or conv_block)
         down_op, up_op, skip_op = DOWN_OPS.get(down), UP_OPS.get(up), SKIPS.get(skip)
+        self.strides = expand_strides(strides, depth, spatial_dims)
+        if strides is not None:
+            for registry, name, factory in ((DOWN_OPS, down, down_op), (UP_OPS, up, up_op), (SKIPS, skip, skip_op)):
+                _check_takes_stride(registry, name, factory)
+
+        def stride_of(level: int) -> dict:
+            # no `stride` keyword by default: a custom slot without it keeps working as before
+            return {} if strides is None else {"stride": self.strides[level]}
         common = dict(act=act, norm=norm, bias=bias)
         block_kwargs = dict(block_kwargs or {})
 
@@ -232,7 +279,9 @@ class ModularUNet(nn.Module):
             self.encoder.append(
                 stage_type(
                     block(enc_block, c_in, f[i], rates[i]),
-                    down_op(spatial_dims=spatial_dims, channels=f[i], **{**common, **(down_kwargs or {})}),
+                    down_op(
+                        spatial_dims=spatial_dims, channels=f[i], **{**common, **(down_kwargs or {}), **stride_of(i)}
+                    ),
                 )
             )
             c_in = f[i]
@@ -242,11 +291,12 @@ class ModularUNet(nn.Module):
         self.decoder = nn.ModuleList()
         for j, i in enumerate(range(depth - 1, -1, -1)):
             up_module = up_op(
-                spatial_dims=spatial_dims, in_channels=coarse[i + 1], out_channels=f[i], **{**common, **(up_kwargs or {})}
+                spatial_dims=spatial_dims, in_channels=coarse[i + 1], out_channels=f[i],
+                **{**common, **(up_kwargs or {}), **stride_of(i)},
             )
             skip_module = skip_op(
                 spatial_dims=spatial_dims, skip_channels=f[i], up_channels=f[i], coarse_channels=coarse[i + 1],
-                **{**common, **(skip_kwargs or {})},
+                **{**common, **(skip_kwargs or {}), **stride_of(i)},
             )
             self.decoder.append(
                 DecoderStage(
@@ -308,61 +358,67 @@ class ModularUNet(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
     # ---- size arithmetic (valid padding; overlap-tile inference uses it) -------------------------------
-    def _trace(self, n: int) -> tuple[int, bool]:
-        """Output size for input size ``n`` along one axis and whether every DownOp saw an even size."""
+    def _trace(self, n: int, axis: int = 0) -> tuple[int, bool]:
+        """Output size for input size ``n`` along ``axis`` and whether every DownOp saw a multiple of its stride."""
         aligned = True
-        for stage in self.encoder:
+        for level, stage in enumerate(self.encoder):
+            stride = self.strides[level][axis]
             n -= stage.shrink
-            if n < 2:
+            if n < stride:
                 return 0, False
-            aligned = aligned and n % 2 == 0
-            n = stage.down.out_size(n) if hasattr(stage.down, "out_size") else n // 2
+            aligned = aligned and n % stride == 0
+            n = stage.down.out_size(n, axis) if hasattr(stage.down, "out_size") else n // stride
         n -= getattr(self.bottom, "shrink", 0)
-        for stage in self.decoder:
+        for j, stage in enumerate(self.decoder):
             if n < 1:
                 return 0, False
-            n = 2 * n - getattr(stage.block, "shrink", 0)
+            n = self.strides[self.depth - 1 - j][axis] * n - getattr(stage.block, "shrink", 0)
         return n, aligned and n > 0
 
+    def _sizes(self, size: int | Sequence[int]) -> list[int]:
+        """One size per spatial axis (an int: the same on every axis)."""
+        return [int(size)] * self.spatial_dims if isinstance(size, int) else [int(v) for v in size]
+
     def output_size(self, input_size: int | Sequence[int]) -> int | tuple[int, ...]:
-        """Spatial output size for an input size (per axis).
+        """Spatial output size for an input size (per axis; an int: the size of every axis, the first's returned).
 
         Raises:
-            ValueError: with valid padding, when a DownOp would see an odd size (the crop would be off by
-                one) or the input is too small; :meth:`input_size_for` gives usable sizes.
+            ValueError: with valid padding, when a DownOp would see a size that is not a multiple of its stride
+                (the crop would be off by one) or the input is too small; :meth:`input_size_for` gives usable sizes.
         """
         if self.padding == "same":
             return input_size
-        sizes = [input_size] if isinstance(input_size, int) else list(input_size)
         out = []
-        for n in sizes:
-            m, ok = self._trace(int(n))
+        for axis, n in enumerate(self._sizes(input_size)):
+            m, ok = self._trace(n, axis)
             if not ok:
+                nearest = self._next_valid(max(n, 1), axis)
                 raise ValueError(
-                    f"input size {n} does not fit this valid-padding U-Net (every DownOp needs an even size); "
-                    f"the nearest usable input is {self.input_size_for(1) if m <= 0 else self._next_valid(int(n))}."
+                    f"input size {n} (axis {axis}) does not fit this valid-padding U-Net (every DownOp needs an even "
+                    f"size, a multiple of its stride); the nearest usable input is {nearest}."
                 )
             out.append(m)
         return out[0] if isinstance(input_size, int) else tuple(out)
 
-    def _next_valid(self, n: int) -> int:
-        while not self._trace(n)[1]:
+    def _next_valid(self, n: int, axis: int = 0) -> int:
+        while not self._trace(n, axis)[1]:
             n += 1
         return n
 
     def input_size_for(self, output_size: int | Sequence[int]) -> int | tuple[int, ...]:
-        """Smallest input size whose output covers ``output_size`` (per axis); identity with same padding.
+        """Smallest input size whose output covers ``output_size`` (per axis; an int: the first axis's strides);
+        identity with same padding.
 
         For the 2015 U-Net (valid, depth 4, 3×3 convs) an output of 388 needs an input of 572.
         """
         if self.padding == "same":
             return output_size
-        sizes = [output_size] if isinstance(output_size, int) else list(output_size)
+        sizes = [int(output_size)] if isinstance(output_size, int) else [int(v) for v in output_size]
         res = []
-        for want in sizes:
-            n = int(want)
+        for axis, want in enumerate(sizes):
+            n = want
             while True:
-                m, ok = self._trace(n)
+                m, ok = self._trace(n, axis)
                 if ok and m >= want:
                     break
                 n += 1

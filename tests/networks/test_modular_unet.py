@@ -33,6 +33,10 @@ ONE_AT_A_TIME = (
     + [["upsample-linear", dict(up="upsample_conv", up_kwargs={"mode": "linear"})]]
 )
 VALID_BLOCKS = ["double_conv", "residual"]
+# per-axis strides (nnU-Net's anisotropic pooling): the third axis pooled only at the second level; inputs are
+# multiples of the total strides (4, 4, 2) and (4, 2)
+STRIDES = {3: [[2, 2, 1], [2, 2, 2]], 2: [[2, 1], [2, 2]]}
+STRIDE_SIZES = {3: (16, 16, 8), 2: (16, 8)}
 
 
 class TestEveryCombination(unittest.TestCase):
@@ -69,6 +73,77 @@ class TestEveryCombination(unittest.TestCase):
         net = ModularUNet(spatial_dims=2, padding="valid", conv_block=block, skip=skip, **TINY)
         sizes = {2: (net.input_size_for(17), net.input_size_for(21)), 3: (net.input_size_for(9),) * 3}
         check_network(ModularUNet, {**TINY, "padding": "valid", "conv_block": block, "skip": skip}, sizes, 2, 3, expected)
+
+
+class TestPerAxisStrides(unittest.TestCase):
+    # every registered module of every slot (one slot varied at a time; TorchScript included), 2D and 3D
+    @parameterized.expand(ONE_AT_A_TIME)
+    def test_output_shape_equals_input_shape(self, _, slots):
+        for dims in (2, 3):
+            net = check_network(
+                ModularUNet, {**TINY, **slots, "strides": STRIDES[dims]}, {dims: STRIDE_SIZES[dims]}, 2, 3,
+                script=True,
+            )[dims]
+            self.assertEqual(net.strides, [tuple(s) for s in STRIDES[dims]])
+
+    # every combination of slots, 3D, forward/backward only (each module's TorchScript: above)
+    @parameterized.expand(ALL_COMBINATIONS)
+    def test_every_combination_3d(self, _, slots):
+        check_network(ModularUNet, {**TINY, **slots, "strides": STRIDES[3]}, {3: STRIDE_SIZES[3]}, 2, 3, script=False)
+
+    def test_feature_maps_follow_the_strides(self):
+        net = ModularUNet(spatial_dims=3, strides=STRIDES[3], **TINY)
+        shapes = []
+        net.encoder[0].down.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[2:])))
+        net.encoder[1].down.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[2:])))
+        net(torch.zeros(1, 2, 16, 16, 8))
+        self.assertEqual(shapes, [(8, 8, 8), (4, 4, 4)])
+
+    def test_deep_supervision_heads(self):
+        check_network(ModularUNet, {**TINY, **DS, "strides": STRIDES[3]}, {3: STRIDE_SIZES[3]}, 2, 3, script=False, heads=2)
+
+    @parameterized.expand([["max_pool-transpose"], ["strided_conv-upsample"]])
+    def test_none_is_two_everywhere(self, name):
+        # the default builds the same modules as explicit 2s: same parameters, same outputs (the seeds' networks)
+        slots = dict(down="max_pool", up="transpose_conv") if name.startswith("max") else dict(
+            down="strided_conv", up="upsample_conv", skip="attention")
+        torch.manual_seed(0)
+        default = ModularUNet(spatial_dims=3, **TINY, **slots).eval()
+        torch.manual_seed(0)
+        explicit = ModularUNet(spatial_dims=3, strides=[2, [2, 2, 2]], **TINY, **slots).eval()
+        self.assertEqual(count_parameters(default), count_parameters(explicit))
+        x = torch.randn(1, 2, 12, 12, 12)
+        with torch.no_grad():
+            torch.testing.assert_close(default(x), explicit(x), rtol=0, atol=0)
+
+    def test_valid_padding_arithmetic(self):
+        net = ModularUNet(spatial_dims=3, strides=STRIDES[3], padding="valid", **TINY)
+        size = net.input_size_for((12, 12, 6))
+        self.assertNotEqual(size[0], size[2])  # the third axis is pooled once, not twice
+        with torch.no_grad():
+            y = net(torch.zeros(1, 2, *size))
+        self.assertEqual(tuple(y.shape[2:]), net.output_size(size))
+        self.assertTrue(all(o >= w for o, w in zip(net.output_size(size), (12, 12, 6))))
+
+    def test_bad_strides(self):
+        with self.assertRaisesRegex(ValueError, "one stride per level \\(depth=2 entries"):
+            ModularUNet(spatial_dims=3, strides=[[2, 2, 1]], **TINY)
+        with self.assertRaisesRegex(ValueError, "strides\\[0\\] must be a positive int or 3 positive ints"):
+            ModularUNet(spatial_dims=3, strides=[[2, 2], [2, 2, 2]], **TINY)
+
+    def test_slot_without_stride_is_refused(self):
+        from networks.blocks import MaxPoolDown
+
+        def isotropic_pool(spatial_dims, channels, **_):
+            return MaxPoolDown(spatial_dims=spatial_dims, channels=channels)
+
+        with self.assertRaises(ValueError) as ctx:
+            ModularUNet(spatial_dims=3, strides=STRIDES[3], down=isotropic_pool, **TINY)
+        msg = str(ctx.exception)
+        self.assertIn("DownOp 'isotropic_pool' cannot follow per-axis strides", msg)
+        self.assertIn("max_pool, reduction_cell, strided_conv", msg)
+        # without strides the same custom slot works as before
+        ModularUNet(spatial_dims=3, down=isotropic_pool, **TINY)
 
 
 class TestDeepSupervision(unittest.TestCase):

@@ -107,6 +107,17 @@ class TestDownUp(unittest.TestCase):
         self.assertEqual(tuple(y.shape), (1, 4, 4, 3, 5))
         self.assertEqual(op.out_size(8), 4)
 
+    @parameterized.expand([[name] for name in DOWN_OPS.names()])
+    def test_down_per_axis_stride(self, name):
+        op = DOWN_OPS.build(name, spatial_dims=3, channels=4, stride=(2, 2, 1))
+        self.assertEqual(tuple(op(torch.zeros(1, 4, 8, 6, 10)).shape), (1, 4, 4, 3, 10))
+        self.assertEqual([op.out_size(8, 0), op.out_size(10, 2)], [4, 10])
+
+    @parameterized.expand([[name] for name in UP_OPS.names()])
+    def test_up_per_axis_stride(self, name):
+        op = UP_OPS.build(name, spatial_dims=3, in_channels=4, out_channels=2, stride=[1, 2, 2])
+        self.assertEqual(tuple(op(torch.zeros(1, 4, 5, 3, 2)).shape), (1, 2, 5, 6, 4))
+
     @parameterized.expand([[name] for name in UP_OPS.names()])
     def test_up_doubles(self, name):
         op = UP_OPS.build(name, spatial_dims=2, in_channels=4, out_channels=2)
