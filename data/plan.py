@@ -18,9 +18,17 @@ Rules:
 - crop to the non-zero bounding box (always);
 - patch size: from the median case shape after cropping and resampling (in-plane axes for 2D), at most 256 per
   axis in 2D and 96 in 3D on the CPU (1024 / 256 with ``gpu_memory_gb``), shrunk on the axis with the largest
-  patch-to-median ratio until the estimated activation memory of a batch of 2 fits the budget; depth = poolings
-  while the smallest axis stays >= 4 voxels (at most 5), each axis rounded up to a multiple of 2 ** depth; batch
-  size = what the budget holds, at least 2, at most 5 % of the data set's voxels per batch (nnU-Net) or 64 / 16;
+  patch-to-median ratio until the estimated activation memory of a batch of 2 fits the budget; batch size = what
+  the budget holds, at least 2, at most 5 % of the data set's voxels per batch (nnU-Net) or 64 / 16;
+- network depth: 2D: poolings (2 on both axes) while the smallest axis stays >= 4 voxels (at most 5), each axis
+  rounded up to a multiple of 2 ** depth (``strides`` null). 3D: nnU-Net's per-axis pooling
+  (``get_pool_and_conv_props``): at each level an axis is pooled (stride 2, else 1) while its feature map stays
+  >= 4 voxels and its current spacing is less than twice the smallest current spacing of the axes that can still
+  be pooled, so on thick-slice data the coarse axis waits until the fine axes catch up (0.9 x 0.9 x 3 mm:
+  ``[[2, 2, 1], [2, 2, 2]]``); a single poolable axis needs >= 12 voxels; at most 5 levels. ``strides`` holds one
+  stride per level and axis, ``depth`` the number of levels, and each axis is rounded up to a multiple of its
+  total stride. ``isotropic_depth`` is the 2D rule on the patch: the depth for networks that pool every axis at
+  every level and ignore ``strides`` (UNet++, FCN-8s);
 - head: softmax over the classes (background first), or one sigmoid per region for region-based labels.
 """
 
@@ -44,11 +52,13 @@ __all__ = [
     "estimate_memory_gb",
     "make_plan",
     "network_depth",
+    "per_axis_strides",
     "plan_dataset",
     "plan_patch_and_batch",
     "read_plan",
     "slice_axis_of",
     "target_spacing_of",
+    "total_strides",
     "write_plan",
 ]
 
@@ -58,7 +68,7 @@ PLAN_KEYS = (
     "dataset", "format", "fingerprint_hash", "spatial_dims", "channel_names", "in_channels", "labels",
     "class_names", "region_based", "out_channels", "activation", "label_values", "regions_class_order",
     "target_spacing", "resample", "slice_axis", "normalization", "crop_to_nonzero", "median_shape", "patch_size",
-    "batch_size", "depth", "features", "memory_budget_gb", "device", "warnings",
+    "batch_size", "depth", "strides", "isotropic_depth", "features", "memory_budget_gb", "device", "warnings",
 )
 ANISOTROPY_THRESHOLD = 3.0
 NONZERO_SHRINK_FOR_MASK = 0.25
@@ -146,25 +156,84 @@ def network_depth(patch_size: list[int]) -> int:
     return int(max(1, min(MAX_DEPTH, math.floor(math.log2(max(min(patch_size), 1) / MIN_FEATURE_MAP)))))
 
 
-def estimate_memory_gb(patch_size: list[int], batch_size: int, depth: int, features: int) -> float:
+def per_axis_strides(spacing: list[float], patch_size: list[int], max_levels: int = MAX_DEPTH) -> list[list[int]]:
+    """nnU-Net's per-axis pooling (``get_pool_and_conv_props``) for a patch at a spacing (module docstring).
+
+    Args:
+        spacing: the target spacing of the axes the network sees (mm).
+        patch_size: the patch, one size per axis.
+        max_levels: at most this many levels (poolings per axis too).
+
+    Returns:
+        One stride per level and axis (2: pooled, 1: not), at least one level (2 on every axis when no axis can
+        be pooled by the rule: patches this small are below the planner's minimum).
+    """
+    dims = len(spacing)
+    current_spacing = [float(v) for v in spacing]
+    current_size = [float(v) for v in patch_size]
+    strides: list[list[int]] = []
+    while len(strides) < max_levels:
+        valid = [a for a in range(dims) if current_size[a] >= 2 * MIN_FEATURE_MAP]
+        if not valid:
+            break
+        finest = min(current_spacing[a] for a in valid)
+        valid = [a for a in valid if current_spacing[a] / finest < 2]
+        if len(valid) == 1 and current_size[valid[0]] < 3 * MIN_FEATURE_MAP:
+            break
+        level = [2 if a in valid else 1 for a in range(dims)]
+        for a in valid:
+            current_spacing[a] *= 2
+            current_size[a] = math.ceil(current_size[a] / 2)
+        strides.append(level)
+    return strides or [[2] * dims]
+
+
+def total_strides(strides: list[list[int]] | None, depth: int, dims: int) -> list[int]:
+    """The product of the strides per axis (``2 ** depth`` on every axis when ``strides`` is None)."""
+    if strides is None:
+        return [2**depth] * dims
+    return [int(np.prod([level[a] for level in strides])) for a in range(dims)]
+
+
+def estimate_memory_gb(
+    patch_size: list[int], batch_size: int, depth: int, features: int, strides: list[list[int]] | None = None
+) -> float:
     """Rough activation memory (float32, GB) of a U-Net on ``patch_size``: per level, the voxels at that level x
     its features (doubling per level, at most 320) x 12 stored tensors (two conv blocks of conv, norm and
-    activation in the encoder and the decoder), times the batch size. For comparing patch sizes, not exact."""
+    activation in the encoder and the decoder), times the batch size. The voxels of a level: the patch divided by
+    the strides so far (2 on every axis per level when ``strides`` is None). For comparing patch sizes, not exact."""
     voxels = float(np.prod(patch_size))
+    per_level = [2 ** len(patch_size)] * depth if strides is None else [int(np.prod(level)) for level in strides]
+    shrink = np.cumprod([1, *per_level])
     per_sample = sum(
-        voxels / (2 ** len(patch_size)) ** level * min(features * 2**level, _MAX_FEATURES)
-        for level in range(depth + 1)
+        voxels / float(shrink[level]) * min(features * 2**level, _MAX_FEATURES) for level in range(depth + 1)
     )
     return per_sample * _TENSORS_PER_LEVEL * 4 * batch_size / 1024**3
 
 
 def plan_patch_and_batch(
-    median_shape: list[int], budget_gb: float, device: str, features: int, dataset_voxels: float | None = None
-) -> tuple[list[int], int, int, list[str]]:
-    """Patch size, depth and batch size for ``median_shape`` (the axes the network sees) within ``budget_gb``.
+    median_shape: list[int],
+    budget_gb: float,
+    device: str,
+    features: int,
+    dataset_voxels: float | None = None,
+    spacing: list[float] | None = None,
+) -> tuple[list[int], int, int, list[str], list[list[int]] | None]:
+    """Patch size, network depth (and per-axis strides) and batch size for ``median_shape`` (the axes the network
+    sees) within ``budget_gb``.
+
+    Args:
+        median_shape: the median case shape of the axes the network sees (after cropping and resampling).
+        budget_gb: activation memory budget.
+        device: ``"cpu"`` or ``"gpu"`` (patch caps, batch caps).
+        features: base width of the network.
+        dataset_voxels: voxels of the whole data set (the batch holds at most 5 % of them).
+        spacing: the target spacing of these axes: given, the depth follows nnU-Net's per-axis pooling
+            (:func:`per_axis_strides`) and the patch is a multiple of each axis's total stride; ``None``: the
+            isotropic rule (:func:`network_depth`, 2 on every axis, ``strides`` returned as ``None``).
 
     Returns:
-        (patch_size, depth, batch_size, warnings).
+        (patch_size, depth, batch_size, warnings, strides).
     """
     caps, _, max_batch = _DEVICE[device]
     ndim = len(median_shape)
@@ -172,26 +241,31 @@ def plan_patch_and_batch(
     median = np.maximum(np.asarray(median_shape, dtype=np.float64), 1.0)
     patch = [int(max(2 * MIN_FEATURE_MAP, min(int(m), cap))) for m in median]
     warnings: list[str] = []
-    while True:
-        depth = network_depth(patch)
-        step = 2**depth
-        # round up to a multiple of 2 ** depth (the patch may exceed the image; it is padded), within the cap
-        patch = [min(-(-p // step) * step, cap - cap % step) for p in patch]
-        if estimate_memory_gb(patch, 2, depth, features) <= budget_gb:
+    strides: list[list[int]] | None = None
+    for _ in range(10_000):  # each pass shrinks the patch by one step; the bound only guards the loop
+        if spacing is None:
+            depth = network_depth(patch)
+        else:
+            strides = per_axis_strides(spacing, patch)
+            depth = len(strides)
+        step = total_strides(strides, depth, ndim)
+        # round up to a multiple of the total stride (the patch may exceed the image; it is padded), within the cap
+        patch = [min(-(-p // st) * st, cap - cap % st) for p, st in zip(patch, step)]
+        if estimate_memory_gb(patch, 2, depth, features, strides) <= budget_gb:
             break
-        shrinkable = [a for a in range(ndim) if patch[a] - step >= 2 * MIN_FEATURE_MAP]
+        shrinkable = [a for a in range(ndim) if patch[a] - step[a] >= 2 * MIN_FEATURE_MAP]
         if not shrinkable:
             warnings.append(
-                f"patch {patch} with batch 2 needs ~{estimate_memory_gb(patch, 2, depth, features):.2f} GB, more "
-                f"than the budget {budget_gb} GB, and cannot shrink further"
+                f"patch {patch} with batch 2 needs ~{estimate_memory_gb(patch, 2, depth, features, strides):.2f} GB, "
+                f"more than the budget {budget_gb} GB, and cannot shrink further"
             )
             break
         axis = max(shrinkable, key=lambda a: (patch[a] / median[a], patch[a]))
-        patch[axis] -= step
-    batch = int(budget_gb // max(estimate_memory_gb(patch, 1, depth, features), 1e-12))
+        patch[axis] -= step[axis]
+    batch = int(budget_gb // max(estimate_memory_gb(patch, 1, depth, features, strides), 1e-12))
     if dataset_voxels:
         batch = min(batch, int(0.05 * dataset_voxels / float(np.prod(patch))))
-    return patch, depth, int(min(max(batch, 2), max_batch)), warnings
+    return patch, depth, int(min(max(batch, 2), max_batch)), warnings, strides
 
 
 def make_plan(
@@ -208,7 +282,9 @@ def make_plan(
         spatial_dims: 2 or 3, the network's (default 2; 3 needs 3D data).
         overrides: plan entries to set after planning (any of :data:`PLAN_KEYS`; ``spatial_dims``,
             ``memory_budget_gb`` and ``device`` are planning inputs and re-plan; ``patch_size`` without ``depth``
-            recomputes the depth).
+            and ``strides`` recomputes them (3D: per-axis strides from the target spacing) and
+            ``isotropic_depth``; ``strides`` without ``depth`` sets the depth to its number of levels; ``depth``
+            without ``strides`` sets ``strides`` to null, 2 on every axis at every level).
         memory_budget_gb: memory for activations (default 2 GB on the CPU, ``gpu_memory_gb`` on a GPU).
         gpu_memory_gb: plan for a GPU with this much memory (bigger patch caps, 32 base features).
 
@@ -216,7 +292,9 @@ def make_plan(
         The plan dict with every key of :data:`PLAN_KEYS`.
 
     Raises:
-        ValueError: an unknown override key (the message lists the valid ones), or 3D networks on 2D data.
+        ValueError: an unknown override key (the message lists the valid ones), 3D networks on 2D data, or
+            ``strides`` that are not one stride per level and axis or whose total stride does not divide the
+            patch size (one line, with the patch size that would fit).
     """
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(PLAN_KEYS))
@@ -251,8 +329,11 @@ def make_plan(
     slicing = spatial_dims == 2 and data_dims == 3
     axes = [a for a in range(data_dims) if not (slicing and a == slice_axis)]
     _, features, _ = _DEVICE[device]
-    patch, depth, batch, patch_warnings = plan_patch_and_batch(
-        [median_shape[a] for a in axes], budget, device, features, float(np.sum(np.prod(resampled, axis=1)))
+    # 3D: nnU-Net's per-axis pooling from the target spacing; 2D (slices or 2D data): the isotropic rule
+    net_spacing = [target[a] for a in axes] if spatial_dims == 3 else None
+    patch, depth, batch, patch_warnings, strides = plan_patch_and_batch(
+        [median_shape[a] for a in axes], budget, device, features, float(np.sum(np.prod(resampled, axis=1))),
+        net_spacing,
     )
     warnings += patch_warnings
 
@@ -288,6 +369,8 @@ def make_plan(
         "patch_size": patch,
         "batch_size": batch,
         "depth": depth,
+        "strides": strides,
+        "isotropic_depth": network_depth(patch),
         "features": features,
         "memory_budget_gb": budget,
         "device": device,
@@ -295,10 +378,26 @@ def make_plan(
     }
     if anisotropic:
         logger.info("%s: anisotropic spacing, target spacing %s", plan["dataset"], target)
-    if "patch_size" in overrides and "depth" not in overrides:
-        overrides["depth"] = network_depth(list(overrides["patch_size"]))
-    plan.update(overrides)
+    if "strides" in overrides:
+        overrides["strides"] = _parse_strides(overrides["strides"])
     if "patch_size" in overrides:
+        new_patch = [int(p) for p in overrides["patch_size"]]
+        overrides.setdefault("isotropic_depth", network_depth(new_patch))
+        if "depth" not in overrides and "strides" not in overrides:
+            if spatial_dims == 3 and len(new_patch) == 3:
+                overrides["strides"] = per_axis_strides(
+                    [float(t) for t in overrides.get("target_spacing", target)], new_patch
+                )
+            else:
+                overrides["depth"] = network_depth(new_patch)
+    if overrides.get("strides") is not None and "depth" not in overrides:
+        overrides["depth"] = len(overrides["strides"])
+    if "depth" in overrides and "strides" not in overrides:
+        overrides["strides"] = None  # a depth alone: 2 on every axis at every level (the isotropic network)
+    plan.update(overrides)
+    if plan["strides"] is not None:
+        _check_strides(plan)
+    elif "patch_size" in overrides:
         step = 2 ** int(plan["depth"])
         if len(plan["patch_size"]) != spatial_dims or any(int(p) % step for p in plan["patch_size"]):
             plan["warnings"] = list(plan["warnings"]) + [
@@ -307,6 +406,40 @@ def make_plan(
     for w in plan["warnings"]:
         logger.warning("plan of %s: %s", plan["dataset"], w)
     return plan
+
+
+def _parse_strides(value: Any) -> list[list[int]] | None:
+    """A ``strides`` override as given (a list, or its JSON text from the command line; null: isotropic)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"plan strides {value!r} is not JSON; give one stride per level and axis, e.g. [[2, 2, 1], [2, 2, 2]]."
+            ) from exc
+    return value
+
+
+def _check_strides(plan: dict) -> None:
+    """``strides`` must hold ``depth`` levels of one positive int per axis, and divide the patch (one-line errors)."""
+    strides, depth, patch = plan["strides"], int(plan["depth"]), [int(p) for p in plan["patch_size"]]
+    dims = len(patch)
+    ok = isinstance(strides, (list, tuple)) and len(strides) == depth and all(
+        isinstance(level, (list, tuple)) and len(level) == dims and all(int(v) >= 1 for v in level) for level in strides
+    )
+    if not ok:
+        raise ValueError(
+            f"plan strides {strides!r} must be depth = {depth} levels of {dims} positive ints (one per axis of the "
+            f"patch), e.g. {[[2] * dims] * depth}."
+        )
+    plan["strides"] = [[int(v) for v in level] for level in strides]
+    total = total_strides(plan["strides"], depth, dims)
+    if any(p % t for p, t in zip(patch, total)):
+        fits = [-(-p // t) * t for p, t in zip(patch, total)]
+        raise ValueError(
+            f"plan patch_size {patch} is not a multiple of the total stride {total} of strides {plan['strides']}; "
+            f"use patch_size {fits} or other strides."
+        )
 
 
 def write_plan(plan: dict, path: str | os.PathLike) -> Path:
@@ -331,6 +464,10 @@ def read_plan(path: str | os.PathLike) -> dict:
         plan = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{p}: not a readable plan JSON ({exc}).") from exc
+    if isinstance(plan, dict) and "depth" in plan:
+        # plans written before per-axis strides: their networks pooled every axis by 2 at every level
+        plan.setdefault("strides", None)
+        plan.setdefault("isotropic_depth", plan["depth"])
     missing = [k for k in PLAN_KEYS if k not in plan] if isinstance(plan, dict) else list(PLAN_KEYS)
     if missing:
         raise ValueError(f"{p}: plan lacks {missing}; make the plan again (data.plan.make_plan) or add them.")

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from data.plan import PLAN_KEYS, estimate_memory_gb, make_plan, read_plan, write_plan
+from data.plan import PLAN_KEYS, estimate_memory_gb, make_plan, per_axis_strides, read_plan, total_strides, write_plan
 
 
 def _stats(mean=0.0, std=1.0, p0=-1.0, p99=1.0):
@@ -89,10 +89,12 @@ def test_2d_data_has_no_slice_axis_and_refuses_3d():
 def test_patch_within_budget_and_divisible(spatial_dims, budget):
     fp = _fingerprint([[1, 1, 1]] * 4, [[160, 180, 150]] * 4)
     plan = make_plan(fp, spatial_dims=spatial_dims, memory_budget_gb=budget)
-    patch, depth = plan["patch_size"], plan["depth"]
+    patch, depth, strides = plan["patch_size"], plan["depth"], plan["strides"]
     assert len(patch) == spatial_dims and plan["batch_size"] >= 2
-    assert all(p % 2**depth == 0 and p // 2**depth >= 4 for p in patch) and 1 <= depth <= 5
-    assert estimate_memory_gb(patch, plan["batch_size"], depth, plan["features"]) <= budget
+    assert (strides is None) == (spatial_dims == 2)  # 3D: per-axis strides; 2D: 2 on every axis
+    total = total_strides(strides, depth, spatial_dims)
+    assert all(p % t == 0 and p // t >= 4 for p, t in zip(patch, total)) and 1 <= depth <= 5
+    assert estimate_memory_gb(patch, plan["batch_size"], depth, plan["features"], strides) <= budget
     assert max(patch) <= (256 if spatial_dims == 2 else 96)
     if spatial_dims == 2:
         assert len(plan["patch_size"]) == 2
@@ -131,3 +133,72 @@ def test_regions_and_overrides():
     assert make_plan(fp, overrides={"spatial_dims": 3})["spatial_dims"] == 3
     with pytest.raises(ValueError, match="unknown plan key.*valid keys"):
         make_plan(fp, overrides={"patchsize": [8, 8]})
+
+
+# ---- network depth and per-axis strides (nnU-Net's get_pool_and_conv_props) ----------------------------------
+def test_anisotropic_3d_pools_the_fine_axes_first():
+    fp = _fingerprint([[0.9, 0.9, 3.0]] * 10, [[24, 26, 12]] * 10)  # twin (a): thick-slice MRI
+    plan = make_plan(fp, spatial_dims=3)
+    strides = plan["strides"]
+    assert plan["depth"] == len(strides) >= 2  # the isotropic rule gave depth 1 (z = 12 voxels)
+    assert strides[0] == [2, 2, 1]  # z (3 mm) waits until x, y (0.9 -> 1.8 mm) are within a factor 2 of it
+    assert strides == [[2, 2, 1], [2, 2, 2]]
+    assert plan["patch_size"] == [24, 28, 12]  # multiples of the total strides [4, 4, 2]
+    assert plan["isotropic_depth"] == 1  # for UNet++ / FCN-8s, which pool every axis at every level
+
+
+def test_isotropic_3d_pools_every_axis():
+    plan = make_plan(_fingerprint([[1, 1, 1]] * 3, [[64, 64, 64]] * 3), spatial_dims=3)
+    assert plan["strides"] == [[2, 2, 2]] * plan["depth"] and plan["depth"] == 4
+    assert plan["isotropic_depth"] == plan["depth"] and plan["patch_size"] == [64, 64, 64]
+
+
+def test_per_axis_rule_single_axis_and_level_cap():
+    # 0.5 x 0.5 x 5 mm: z is pooled only once x, y are within a factor 2 of it; a lone axis needs >= 12 voxels
+    assert per_axis_strides([0.5, 0.5, 5.0], [96, 96, 32]) == [
+        [2, 2, 1], [2, 2, 1], [2, 2, 1], [2, 2, 2], [1, 1, 2]
+    ]
+    assert per_axis_strides([1.0, 1.0], [8, 8]) == [[2, 2]]
+    assert per_axis_strides([1.0, 1.0, 1.0], [4, 4, 4]) == [[2, 2, 2]]  # below the minimum: one level anyway
+    assert len(per_axis_strides([1.0] * 3, [1024] * 3)) == 5
+
+
+def test_2d_plan_keeps_the_isotropic_rule():
+    fp = _fingerprint([[0.9, 0.9, 3.0]] * 10, [[24, 26, 12]] * 10)
+    plan = make_plan(fp, spatial_dims=2)
+    assert plan["strides"] is None and plan["depth"] == plan["isotropic_depth"] == 2
+    assert plan["patch_size"] == [24, 28] and plan["slice_axis"] == 2
+
+
+def test_strides_override_sets_depth_and_is_validated():
+    fp = _fingerprint([[0.9, 0.9, 3.0]] * 4, [[32, 32, 16]] * 4)
+    plan = make_plan(fp, spatial_dims=3, overrides={"strides": "[[2, 2, 1], [2, 2, 2], [2, 2, 2]]"})
+    assert plan["strides"] == [[2, 2, 1], [2, 2, 2], [2, 2, 2]] and plan["depth"] == 3
+    with pytest.raises(ValueError, match=r"patch_size \[24, 26, 12\] is not a multiple of the total stride \[4, 4, 2\].*"
+                                         r"use patch_size \[24, 28, 12\]"):
+        make_plan(fp, spatial_dims=3, overrides={"patch_size": [24, 26, 12], "strides": [[2, 2, 1], [2, 2, 2]]})
+    with pytest.raises(ValueError, match="must be depth = 2 levels of 3 positive ints"):
+        make_plan(fp, spatial_dims=3, overrides={"strides": [[2, 2], [2, 2]]})
+    with pytest.raises(ValueError, match="must be depth = 3 levels"):
+        make_plan(fp, spatial_dims=3, overrides={"strides": [[2, 2, 1], [2, 2, 2]], "depth": 3})
+    with pytest.raises(ValueError, match="not JSON"):
+        make_plan(fp, spatial_dims=3, overrides={"strides": "[[2, 2, 1]"})
+
+
+def test_patch_or_depth_override_replans_the_strides():
+    fp = _fingerprint([[0.9, 0.9, 3.0]] * 4, [[32, 32, 16]] * 4)
+    plan = make_plan(fp, spatial_dims=3, overrides={"patch_size": [48, 48, 12]})
+    assert plan["strides"] == [[2, 2, 1], [2, 2, 2], [2, 2, 1]] and plan["depth"] == 3  # z stops at 6 voxels
+    assert plan["isotropic_depth"] == 1
+    iso = make_plan(fp, spatial_dims=3, overrides={"depth": 2})  # a depth alone: the isotropic network
+    assert iso["strides"] is None and iso["depth"] == 2
+
+
+def test_plan_without_strides_reads_as_isotropic(tmp_path):
+    plan = make_plan(_fingerprint([[1, 1, 1]] * 3, [[64, 64, 64]] * 3))
+    old = {k: v for k, v in plan.items() if k not in ("strides", "isotropic_depth")}
+    read = read_plan(write_plan({**old, "strides": None, "isotropic_depth": 0}, tmp_path / "p.json"))
+    assert read["isotropic_depth"] == 0  # written values are kept
+    (tmp_path / "old.json").write_text(__import__("json").dumps(old))
+    read = read_plan(tmp_path / "old.json")
+    assert read["strides"] is None and read["isotropic_depth"] == plan["depth"]
