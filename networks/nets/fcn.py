@@ -52,7 +52,9 @@ class FCN8s(nn.Module):
         norm: normalisation of the VGG convolutions (``None`` in VGG16).
         dropout: dropout after fc6 and fc7 (0.5 in the paper).
 
-    Shape: ``(N, in_channels, *S)`` → ``(N, out_channels, *S)``; best with sides divisible by 32.
+    Shape: ``(N, in_channels, *S)`` → ``(N, out_channels, *S)``; best with sides divisible by 32. Five poolings by
+    2 on every axis, fixed by the graph: no depth and no per-axis ``strides`` (thick-slice 3D data with few slices
+    lose their coarse axis by pool5; use :class:`~networks.ModularUNet` with the plan's ``strides`` there).
     """
 
     def __init__(

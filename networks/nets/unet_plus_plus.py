@@ -59,7 +59,9 @@ class UNetPlusPlus(nn.Module):
         out_channels: output channels of every head (logits).
         features: base width (``F_i = round(features · 2^i)``) or ``depth + 1`` widths; every node of level
             ``i`` has ``F_i`` channels.
-        depth: ``L``, the number of DownOps (heads on ``x^{0,1} .. x^{0,L}``).
+        depth: ``L``, the number of DownOps (heads on ``x^{0,1} .. x^{0,L}``). Every DownOp pools every axis by
+            2: UNet++ takes no per-axis ``strides`` (:class:`~networks.ModularUNet` does); on anisotropic 3D data
+            give it the plan's ``isotropic_depth`` (``data.plan``), which keeps every axis >= 4 voxels.
         variant: ``"nested"`` (UNet++), ``"plus"`` (UNet+) or ``"ensemble"`` (UNet^e).
         conv_block: ConvBlock name (registry ``networks.CONV_BLOCKS``) or callable.
         down: DownOp name or callable.
