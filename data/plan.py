@@ -27,7 +27,8 @@ Rules:
   be pooled, so on thick-slice data the coarse axis waits until the fine axes catch up (0.9 x 0.9 x 3 mm:
   ``[[2, 2, 1], [2, 2, 2]]``); a single poolable axis needs >= 12 voxels; at most 5 levels. ``strides`` holds one
   stride per level and axis, ``depth`` the number of levels, and each axis is rounded up to a multiple of its
-  total stride. ``isotropic_depth`` is the 2D rule on the patch: the depth for networks that pool every axis at
+  total stride; ``kernel_sizes`` (``depth + 1`` entries, the last the bottom's) is 1 along an axis at a level while
+  its spacing there is >= 2x the finest (once 3, it stays 3), else 3 (nnU-Net's ``conv_kernel_sizes``; 2D: null). ``isotropic_depth`` is the 2D rule on the patch: the depth for networks that pool every axis at
   every level and ignore ``strides`` (UNet++, FCN-8s);
 - head: softmax over the classes (background first), or one sigmoid per region for region-based labels.
 """
@@ -49,6 +50,7 @@ from data.fingerprint import fingerprint_hash
 __all__ = [
     "PLAN_KEYS",
     "choose_normalization",
+    "conv_kernel_sizes",
     "estimate_memory_gb",
     "make_plan",
     "network_depth",
@@ -68,7 +70,7 @@ PLAN_KEYS = (
     "dataset", "format", "fingerprint_hash", "spatial_dims", "channel_names", "in_channels", "labels",
     "class_names", "region_based", "out_channels", "activation", "label_values", "regions_class_order",
     "target_spacing", "resample", "slice_axis", "normalization", "crop_to_nonzero", "median_shape", "patch_size",
-    "batch_size", "depth", "strides", "isotropic_depth", "features", "memory_budget_gb", "device", "warnings",
+    "batch_size", "depth", "strides", "kernel_sizes", "isotropic_depth", "features", "memory_budget_gb", "device", "warnings",
 )
 ANISOTROPY_THRESHOLD = 3.0
 NONZERO_SHRINK_FOR_MASK = 0.25
@@ -186,6 +188,24 @@ def per_axis_strides(spacing: list[float], patch_size: list[int], max_levels: in
             current_size[a] = math.ceil(current_size[a] / 2)
         strides.append(level)
     return strides or [[2] * dims]
+
+
+def conv_kernel_sizes(spacing: list[float], strides: list[list[int]]) -> list[list[int]]:
+    """nnU-Net's ConvBlock kernels for per-axis ``strides`` at ``spacing``: per level (before its pooling), 3 along
+    an axis once its spacing is less than twice the finest (then it stays 3), else 1; the bottom: 3 everywhere.
+
+    Returns:
+        ``len(strides) + 1`` kernels of one int per axis.
+    """
+    current = [float(v) for v in spacing]
+    kernel = [1] * len(current)
+    kernels: list[list[int]] = []
+    for level in strides:
+        finest = min(current)
+        kernel = [3 if k == 3 or current[a] / finest < 2 else 1 for a, k in enumerate(kernel)]
+        kernels.append(list(kernel))
+        current = [c * s for c, s in zip(current, level)]
+    return kernels + [[3] * len(current)]
 
 
 def total_strides(strides: list[list[int]] | None, depth: int, dims: int) -> list[int]:
@@ -370,6 +390,7 @@ def make_plan(
         "batch_size": batch,
         "depth": depth,
         "strides": strides,
+        "kernel_sizes": conv_kernel_sizes(net_spacing, strides) if strides is not None else None,
         "isotropic_depth": network_depth(patch),
         "features": features,
         "memory_budget_gb": budget,
@@ -394,9 +415,20 @@ def make_plan(
         overrides["depth"] = len(overrides["strides"])
     if "depth" in overrides and "strides" not in overrides:
         overrides["strides"] = None  # a depth alone: 2 on every axis at every level (the isotropic network)
+    if "kernel_sizes" in overrides:
+        overrides["kernel_sizes"] = _parse_strides(overrides["kernel_sizes"], "kernel_sizes")
+    elif "strides" in overrides:  # new strides: nnU-Net's kernels for them (3D), none for the isotropic network
+        spacing = [float(t) for t in overrides.get("target_spacing", target)]
+        new_strides = overrides["strides"]
+        ok = isinstance(new_strides, list) and all(isinstance(v, list) and len(v) == len(axes) for v in new_strides)
+        overrides["kernel_sizes"] = (
+            conv_kernel_sizes([spacing[a] for a in axes], new_strides) if spatial_dims == 3 and ok else None
+        )
     plan.update(overrides)
     if plan["strides"] is not None:
         _check_strides(plan)
+    if plan["kernel_sizes"] is not None:
+        _check_kernel_sizes(plan)
     elif "patch_size" in overrides:
         step = 2 ** int(plan["depth"])
         if len(plan["patch_size"]) != spatial_dims or any(int(p) % step for p in plan["patch_size"]):
@@ -408,16 +440,31 @@ def make_plan(
     return plan
 
 
-def _parse_strides(value: Any) -> list[list[int]] | None:
-    """A ``strides`` override as given (a list, or its JSON text from the command line; null: isotropic)."""
+def _parse_strides(value: Any, key: str = "strides") -> list[list[int]] | None:
+    """A ``strides`` (or ``kernel_sizes``) override as given (a list, or its JSON text from the command line)."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValueError(
-                f"plan strides {value!r} is not JSON; give one stride per level and axis, e.g. [[2, 2, 1], [2, 2, 2]]."
+                f"plan {key} {value!r} is not JSON; give one value per level and axis, e.g. [[2, 2, 1], [2, 2, 2]]."
             ) from exc
     return value
+
+
+def _check_kernel_sizes(plan: dict) -> None:
+    """``kernel_sizes`` must hold ``depth + 1`` levels of one odd positive int per axis (one-line error)."""
+    kernels, depth, dims = plan["kernel_sizes"], int(plan["depth"]), len(plan["patch_size"])
+    ok = isinstance(kernels, (list, tuple)) and len(kernels) == depth + 1 and all(
+        isinstance(level, (list, tuple)) and len(level) == dims and all(int(k) >= 1 and int(k) % 2 for k in level)
+        for level in kernels
+    )
+    if not ok:
+        raise ValueError(
+            f"plan kernel_sizes {kernels!r} must be depth + 1 = {depth + 1} levels (the last: the bottom) of {dims} odd "
+            f"positive ints, e.g. {[[3] * dims] * (depth + 1)}; or null (3 everywhere)."
+        )
+    plan["kernel_sizes"] = [[int(k) for k in level] for level in kernels]
 
 
 def _check_strides(plan: dict) -> None:
@@ -467,6 +514,7 @@ def read_plan(path: str | os.PathLike) -> dict:
     if isinstance(plan, dict) and "depth" in plan:
         # plans written before per-axis strides: their networks pooled every axis by 2 at every level
         plan.setdefault("strides", None)
+        plan.setdefault("kernel_sizes", None)
         plan.setdefault("isotropic_depth", plan["depth"])
     missing = [k for k in PLAN_KEYS if k not in plan] if isinstance(plan, dict) else list(PLAN_KEYS)
     if missing:

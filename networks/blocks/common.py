@@ -11,7 +11,7 @@ from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 from torch import nn
 
-__all__ = ["conv_unit", "norm_layer", "act_layer", "match_size", "check_padding", "per_axis"]
+__all__ = ["conv_unit", "norm_layer", "act_layer", "match_size", "check_padding", "per_axis", "valid_shrink"]
 
 PADDINGS = ("same", "valid")
 
@@ -37,6 +37,22 @@ def per_axis(stride: int | Sequence[int], spatial_dims: int, what: str = "stride
             f"{what} must be a positive int or {spatial_dims} positive ints (one per spatial axis), got {stride!r}."
         )
     return tuple(values)
+
+
+def valid_shrink(kernel_size: int | Sequence[int], padding: str, num_convs: int, block: str) -> int:
+    """Voxels a block of ``num_convs`` convolutions loses per axis: 0 with same padding, ``num_convs (k - 1)``
+    with valid padding.
+
+    Raises:
+        ValueError: a kernel that differs between axes with valid padding (the size arithmetic is per block, not
+            per axis).
+    """
+    if padding == "same":
+        return 0
+    sizes = {int(kernel_size)} if isinstance(kernel_size, int) else {int(k) for k in kernel_size}
+    if len(sizes) != 1:
+        raise ValueError(f"{block}: a kernel per axis ({kernel_size!r}) needs padding='same'.")
+    return num_convs * (sizes.pop() - 1)
 
 
 def conv_unit(

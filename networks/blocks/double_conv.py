@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
-from networks.blocks.common import check_padding, conv_unit
+from networks.blocks.common import check_padding, conv_unit, valid_shrink
 from networks.registry import CONV_BLOCKS
 
 __all__ = ["DoubleConv"]
@@ -27,7 +29,8 @@ class DoubleConv(nn.Sequential):
         dropout: dropout probability after each activation (0 disables).
         bias: convolution bias.
         padding: ``"same"`` keeps the size; ``"valid"`` loses ``kernel_size - 1`` pixels per conv.
-        kernel_size: convolution kernel size.
+        kernel_size: convolution kernel size, one int or one per spatial axis (e.g. ``(3, 3, 1)`` on thick slices;
+            same padding only).
         num_convs: number of convolutions (2 for U-Net).
 
     Shape:
@@ -45,7 +48,7 @@ class DoubleConv(nn.Sequential):
         dropout: float = 0.0,
         bias: bool = True,
         padding: str = "same",
-        kernel_size: int = 3,
+        kernel_size: int | Sequence[int] = 3,
         num_convs: int = 2,
     ) -> None:
         padding = check_padding(padding, "double_conv")
@@ -55,7 +58,7 @@ class DoubleConv(nn.Sequential):
         super().__init__(
             *[conv_unit(spatial_dims, in_channels if i == 0 else out_channels, out_channels, **common) for i in range(num_convs)]
         )
-        self.shrink = 0 if padding == "same" else num_convs * (kernel_size - 1)
+        self.shrink = valid_shrink(kernel_size, padding, num_convs, "double_conv")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self:

@@ -16,6 +16,8 @@ as the plain block stacks two convolutions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -54,7 +56,7 @@ class MBConvLayer(nn.Module):
         spatial_dims: int,
         in_channels: int,
         out_channels: int,
-        kernel_size: int = 3,
+        kernel_size: int | Sequence[int] = 3,
         expand_ratio: int = 6,
         se_ratio: float = 0.25,
         act: str | tuple | None = "swish",
@@ -63,6 +65,7 @@ class MBConvLayer(nn.Module):
     ) -> None:
         super().__init__()
         mid = in_channels * expand_ratio
+        pad = kernel_size // 2 if isinstance(kernel_size, int) else tuple(k // 2 for k in kernel_size)
         if expand_ratio != 1:
             self.expand: nn.Module = nn.Sequential(
                 plain_conv(spatial_dims, in_channels, mid, 1, bias=False),
@@ -72,7 +75,7 @@ class MBConvLayer(nn.Module):
         else:
             self.expand = nn.Identity()
         self.depthwise = nn.Sequential(
-            plain_conv(spatial_dims, mid, mid, kernel_size, padding=kernel_size // 2, groups=mid, bias=False),
+            plain_conv(spatial_dims, mid, mid, kernel_size, padding=pad, groups=mid, bias=False),
             norm_layer(norm, spatial_dims, mid),
             act_layer(act),
         )
@@ -106,7 +109,7 @@ class MBConvBlock(nn.Sequential):
         dropout: dropout probability before each residual addition.
         bias: unused (MBConv convolutions are bias-free, followed by norm); kept for the slot signature.
         padding: only ``"same"``.
-        kernel_size: depthwise kernel size.
+        kernel_size: depthwise kernel size, one int or one per spatial axis.
         expand_ratio: expansion factor ``e`` of the inverted bottleneck.
         se_ratio: squeeze width relative to the layer's input channels (0 disables SE).
         num_layers: MBConv layers in the block.
@@ -124,7 +127,7 @@ class MBConvBlock(nn.Sequential):
         dropout: float = 0.0,
         bias: bool = False,
         padding: str = "same",
-        kernel_size: int = 3,
+        kernel_size: int | Sequence[int] = 3,
         expand_ratio: int = 6,
         se_ratio: float = 0.25,
         num_layers: int = 2,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
-from networks.blocks.common import act_layer, check_padding, conv_unit, match_size, norm_layer, plain_conv
+from networks.blocks.common import act_layer, check_padding, conv_unit, match_size, norm_layer, plain_conv, valid_shrink
 from networks.registry import CONV_BLOCKS
 
 __all__ = ["ResidualBlock"]
@@ -28,7 +30,7 @@ class ResidualBlock(nn.Module):
         dropout: dropout probability between the two convolutions.
         bias: convolution bias.
         padding: ``"same"`` or ``"valid"``.
-        kernel_size: convolution kernel size.
+        kernel_size: convolution kernel size, one int or one per spatial axis (same padding only).
 
     Shape:
         ``(N, in_channels, *S)`` → ``(N, out_channels, *S')``; ``S' = S`` (same) or ``S - 2 (k - 1)`` (valid).
@@ -44,10 +46,11 @@ class ResidualBlock(nn.Module):
         dropout: float = 0.0,
         bias: bool = True,
         padding: str = "same",
-        kernel_size: int = 3,
+        kernel_size: int | Sequence[int] = 3,
     ) -> None:
         super().__init__()
         padding = check_padding(padding, "residual")
+        self.shrink = valid_shrink(kernel_size, padding, 2, "residual")
         self.conv1 = conv_unit(
             spatial_dims, in_channels, out_channels, kernel_size, act=act, norm=norm, dropout=dropout, bias=bias,
             padding=padding,
@@ -63,7 +66,6 @@ class ResidualBlock(nn.Module):
                 norm_layer(norm, spatial_dims, out_channels),
             )
         self.act = act_layer(act)
-        self.shrink = 0 if padding == "same" else 2 * (kernel_size - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv2(self.conv1(x))

@@ -12,6 +12,8 @@ the final output is returned, so validation and inference are unchanged.
 Per-axis strides (nnU-Net's anisotropic pooling, ``data.plan`` plans them from the spacing): ``strides[i]`` is the
 factor of level ``i``'s DownOp and of the matching UpOp (and attention gate), one int or one per spatial axis; on
 thick-slice MRI ``[[2, 2, 1], [2, 2, 2]]`` pools the fine axes first and the coarse axis once they have caught up.
+``kernel_sizes`` sets the ConvBlock kernel per level and axis (nnU-Net's ``(3, 3, 1)`` while an axis is still much
+coarser than the others).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from torch import nn
 from networks.blocks.common import check_padding, match_size, per_axis, plain_conv
 from networks.registry import CONV_BLOCKS, DOWN_OPS, SKIPS, UP_OPS, SlotRegistry, takes_argument
 
-__all__ = ["ModularUNet", "expand_features", "expand_strides"]
+__all__ = ["ModularUNet", "expand_features", "expand_kernel_sizes", "expand_strides"]
 
 
 def expand_features(features: int | float | Sequence[int], depth: int) -> list[int]:
@@ -58,6 +60,28 @@ def expand_strides(
             f"got {strides!r}."
         )
     return [per_axis(s, spatial_dims, f"strides[{i}]") for i, s in enumerate(strides)]
+
+
+def expand_kernel_sizes(
+    kernel_sizes: Sequence[int | Sequence[int]] | None, depth: int, spatial_dims: int
+) -> list[tuple[int, ...]] | None:
+    """ConvBlock kernels per level: ``depth + 1`` tuples (levels ``0 .. depth - 1``, each used by the encoder and
+    the decoder block of that level, then the bottom); ``None`` stays ``None`` (the blocks' own kernel).
+
+    Raises:
+        ValueError: not ``depth + 1`` entries, or an entry that is not a positive int or one per axis.
+    """
+    if kernel_sizes is None:
+        return None
+    if isinstance(kernel_sizes, (int, str)) or len(kernel_sizes) != depth + 1:
+        raise ValueError(
+            f"kernel_sizes must give one kernel per level and the bottom (depth + 1 = {depth + 1} entries, each an int "
+            f"or {spatial_dims} ints), got {kernel_sizes!r}."
+        )
+    kernels = [per_axis(k, spatial_dims, f"kernel_sizes[{i}]") for i, k in enumerate(kernel_sizes)]
+    if any(k % 2 == 0 for level in kernels for k in level):
+        raise ValueError(f"kernel_sizes must be odd (same padding keeps the size only then), got {kernel_sizes!r}.")
+    return kernels
 
 
 def _check_takes_stride(registry: SlotRegistry, name: Any, factory: Any) -> None:
@@ -167,6 +191,11 @@ class ModularUNet(nn.Module):
             ``[[2, 2, 1], [2, 2, 2]]``. ``None`` (default): 2 on every axis at every level, the seeds' networks.
             Every slot must name ``stride`` in its signature (all registered ones do; a custom one that does not
             raises).
+        kernel_sizes: ConvBlock kernel per level, ``depth + 1`` entries (levels ``0 .. depth - 1``: the encoder
+            and decoder blocks of that level; then the bottom), each an int or one per spatial axis, e.g.
+            ``[[3, 3, 1], [3, 3, 3], [3, 3, 3]]`` (nnU-Net's). ``None`` (default): the blocks' own (3, or
+            ``block_kwargs["kernel_size"]``). The ConvBlocks must take ``kernel_size`` (double_conv, residual,
+            mbconv; the NASNet cells have fixed kernels and raise); a kernel per axis needs same padding.
         conv_block: ConvBlock of every level unless overridden below.
         down_conv_block: ConvBlock of the encoder levels and the bottom (default ``conv_block``).
         up_conv_block: ConvBlock of the decoder levels (default ``conv_block``).
@@ -218,6 +247,7 @@ class ModularUNet(nn.Module):
         features: int | float | Sequence[int] = 32,
         depth: int = 4,
         strides: Sequence[int | Sequence[int]] | None = None,
+        kernel_sizes: Sequence[int | Sequence[int]] | None = None,
         conv_block: Any = "double_conv",
         down_conv_block: Any = None,
         up_conv_block: Any = None,
@@ -259,16 +289,32 @@ class ModularUNet(nn.Module):
             for registry, name, factory in ((DOWN_OPS, down, down_op), (UP_OPS, up, up_op), (SKIPS, skip, skip_op)):
                 _check_takes_stride(registry, name, factory)
 
+        kernels = expand_kernel_sizes(kernel_sizes, depth, spatial_dims)
+        if kernels is not None:
+            if "kernel_size" in (block_kwargs or {}):
+                raise ValueError("give the ConvBlock kernel in kernel_sizes or in block_kwargs['kernel_size'], not both.")
+            for name, factory in ((down_conv_block or conv_block, enc_block), (up_conv_block or conv_block, dec_block)):
+                if not takes_argument(factory, "kernel_size"):
+                    label = name if isinstance(name, str) else getattr(name, "__name__", repr(name))
+                    raise ValueError(
+                        f"ConvBlock {label!r} cannot follow kernel_sizes (its factory takes no `kernel_size` argument); "
+                        f"ConvBlocks that can: {', '.join(CONV_BLOCKS.names_with('kernel_size'))}; or use kernel_sizes=None."
+                    )
+
+        def kernel_of(level: int) -> dict:
+            # no `kernel_size` keyword by default: the blocks keep their own
+            return {} if kernels is None else {"kernel_size": kernels[level]}
+
         def stride_of(level: int) -> dict:
             # no `stride` keyword by default: a custom slot without it keeps working as before
             return {} if strides is None else {"stride": self.strides[level]}
         common = dict(act=act, norm=norm, bias=bias)
         block_kwargs = dict(block_kwargs or {})
 
-        def block(factory, c_in, c_out, rate):
+        def block(factory, c_in, c_out, rate, level):
             return factory(
                 spatial_dims=spatial_dims, in_channels=c_in, out_channels=c_out, dropout=rate, padding=self.padding,
-                **{**common, **block_kwargs},
+                **{**common, **block_kwargs, **kernel_of(level)},
             )
 
         f = self.features
@@ -278,14 +324,14 @@ class ModularUNet(nn.Module):
         for i in range(depth):
             self.encoder.append(
                 stage_type(
-                    block(enc_block, c_in, f[i], rates[i]),
+                    block(enc_block, c_in, f[i], rates[i], i),
                     down_op(
                         spatial_dims=spatial_dims, channels=f[i], **{**common, **(down_kwargs or {}), **stride_of(i)}
                     ),
                 )
             )
             c_in = f[i]
-        bottom = block(enc_block, f[depth - 1], f[depth], rates[depth])
+        bottom = block(enc_block, f[depth - 1], f[depth], rates[depth], depth)
         self.bottom = ConcatBottom(bottom) if bottom_concat else bottom
         coarse = [*f[:depth], 2 * f[depth] if bottom_concat else f[depth]]  # channels leaving each level upwards
         self.decoder = nn.ModuleList()
@@ -300,7 +346,7 @@ class ModularUNet(nn.Module):
             )
             self.decoder.append(
                 DecoderStage(
-                    up_module, skip_module, block(dec_block, skip_module.out_channels, f[i], rates[depth + 1 + j]),
+                    up_module, skip_module, block(dec_block, skip_module.out_channels, f[i], rates[depth + 1 + j], i),
                     same=self.padding == "same",
                 )
             )

@@ -7,7 +7,16 @@ import logging
 import numpy as np
 import pytest
 
-from data.plan import PLAN_KEYS, estimate_memory_gb, make_plan, per_axis_strides, read_plan, total_strides, write_plan
+from data.plan import (
+    PLAN_KEYS,
+    conv_kernel_sizes,
+    estimate_memory_gb,
+    make_plan,
+    per_axis_strides,
+    read_plan,
+    total_strides,
+    write_plan,
+)
 
 
 def _stats(mean=0.0, std=1.0, p0=-1.0, p99=1.0):
@@ -145,12 +154,15 @@ def test_anisotropic_3d_pools_the_fine_axes_first():
     assert strides == [[2, 2, 1], [2, 2, 2]]
     assert plan["patch_size"] == [24, 28, 12]  # multiples of the total strides [4, 4, 2]
     assert plan["isotropic_depth"] == 1  # for UNet++ / FCN-8s, which pool every axis at every level
+    # nnU-Net's kernels: 1 along z at level 0 (3 mm vs 0.9 mm), 3 once z is within 2x (level 1: 1.8 mm), the bottom 3
+    assert plan["kernel_sizes"] == [[3, 3, 1], [3, 3, 3], [3, 3, 3]]
 
 
 def test_isotropic_3d_pools_every_axis():
     plan = make_plan(_fingerprint([[1, 1, 1]] * 3, [[64, 64, 64]] * 3), spatial_dims=3)
     assert plan["strides"] == [[2, 2, 2]] * plan["depth"] and plan["depth"] == 4
     assert plan["isotropic_depth"] == plan["depth"] and plan["patch_size"] == [64, 64, 64]
+    assert plan["kernel_sizes"] == [[3, 3, 3]] * (plan["depth"] + 1)
 
 
 def test_per_axis_rule_single_axis_and_level_cap():
@@ -161,12 +173,15 @@ def test_per_axis_rule_single_axis_and_level_cap():
     assert per_axis_strides([1.0, 1.0], [8, 8]) == [[2, 2]]
     assert per_axis_strides([1.0, 1.0, 1.0], [4, 4, 4]) == [[2, 2, 2]]  # below the minimum: one level anyway
     assert len(per_axis_strides([1.0] * 3, [1024] * 3)) == 5
+    assert conv_kernel_sizes([0.5, 0.5, 5.0], per_axis_strides([0.5, 0.5, 5.0], [96, 96, 32])) == [
+        [3, 3, 1], [3, 3, 1], [3, 3, 1], [3, 3, 3], [3, 3, 3], [3, 3, 3]
+    ]
 
 
 def test_2d_plan_keeps_the_isotropic_rule():
     fp = _fingerprint([[0.9, 0.9, 3.0]] * 10, [[24, 26, 12]] * 10)
     plan = make_plan(fp, spatial_dims=2)
-    assert plan["strides"] is None and plan["depth"] == plan["isotropic_depth"] == 2
+    assert plan["strides"] is None and plan["kernel_sizes"] is None and plan["depth"] == plan["isotropic_depth"] == 2
     assert plan["patch_size"] == [24, 28] and plan["slice_axis"] == 2
 
 
@@ -174,6 +189,11 @@ def test_strides_override_sets_depth_and_is_validated():
     fp = _fingerprint([[0.9, 0.9, 3.0]] * 4, [[32, 32, 16]] * 4)
     plan = make_plan(fp, spatial_dims=3, overrides={"strides": "[[2, 2, 1], [2, 2, 2], [2, 2, 2]]"})
     assert plan["strides"] == [[2, 2, 1], [2, 2, 2], [2, 2, 2]] and plan["depth"] == 3
+    assert plan["kernel_sizes"] == [[3, 3, 1], [3, 3, 3], [3, 3, 3], [3, 3, 3]]  # re-planned for the new strides
+    flat = make_plan(fp, spatial_dims=3, overrides={"strides": [[2, 2, 1], [2, 2, 2]], "kernel_sizes": [[3, 3, 3]] * 3})
+    assert flat["kernel_sizes"] == [[3, 3, 3]] * 3
+    with pytest.raises(ValueError, match="kernel_sizes .* must be depth \\+ 1 = 3 levels .* of 3 odd positive ints"):
+        make_plan(fp, spatial_dims=3, overrides={"strides": [[2, 2, 1], [2, 2, 2]], "kernel_sizes": [[3, 3, 2]] * 3})
     with pytest.raises(ValueError, match=r"patch_size \[24, 26, 12\] is not a multiple of the total stride \[4, 4, 2\].*"
                                          r"use patch_size \[24, 28, 12\]"):
         make_plan(fp, spatial_dims=3, overrides={"patch_size": [24, 26, 12], "strides": [[2, 2, 1], [2, 2, 2]]})
@@ -191,14 +211,14 @@ def test_patch_or_depth_override_replans_the_strides():
     assert plan["strides"] == [[2, 2, 1], [2, 2, 2], [2, 2, 1]] and plan["depth"] == 3  # z stops at 6 voxels
     assert plan["isotropic_depth"] == 1
     iso = make_plan(fp, spatial_dims=3, overrides={"depth": 2})  # a depth alone: the isotropic network
-    assert iso["strides"] is None and iso["depth"] == 2
+    assert iso["strides"] is None and iso["kernel_sizes"] is None and iso["depth"] == 2
 
 
 def test_plan_without_strides_reads_as_isotropic(tmp_path):
     plan = make_plan(_fingerprint([[1, 1, 1]] * 3, [[64, 64, 64]] * 3))
-    old = {k: v for k, v in plan.items() if k not in ("strides", "isotropic_depth")}
-    read = read_plan(write_plan({**old, "strides": None, "isotropic_depth": 0}, tmp_path / "p.json"))
+    old = {k: v for k, v in plan.items() if k not in ("strides", "kernel_sizes", "isotropic_depth")}
+    read = read_plan(write_plan({**old, "strides": None, "kernel_sizes": None, "isotropic_depth": 0}, tmp_path / "p.json"))
     assert read["isotropic_depth"] == 0  # written values are kept
     (tmp_path / "old.json").write_text(__import__("json").dumps(old))
     read = read_plan(tmp_path / "old.json")
-    assert read["strides"] is None and read["isotropic_depth"] == plan["depth"]
+    assert read["strides"] is None and read["kernel_sizes"] is None and read["isotropic_depth"] == plan["depth"]

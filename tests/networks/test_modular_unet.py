@@ -146,6 +146,42 @@ class TestPerAxisStrides(unittest.TestCase):
         ModularUNet(spatial_dims=3, down=isotropic_pool, **TINY)
 
 
+KERNELS = [[3, 3, 1], [3, 3, 3], [3, 3, 3]]  # nnU-Net's for 0.9 x 0.9 x 3 mm: 1 along z at level 0
+
+
+class TestPerLevelKernels(unittest.TestCase):
+    @parameterized.expand([[b] for b in CONV_BLOCKS.names_with("kernel_size")])
+    def test_kernels_per_level_and_axis(self, block):
+        kwargs = {**TINY, "conv_block": block, "strides": STRIDES[3], "kernel_sizes": KERNELS}
+        net = check_network(ModularUNet, kwargs, {3: STRIDE_SIZES[3]}, 2, 3, script=True)[3]
+        first = [m for m in net.encoder[0].modules() if isinstance(m, torch.nn.Conv3d) and m.kernel_size != (1, 1, 1)]
+        bottom = [m for m in net.bottom.modules() if isinstance(m, torch.nn.Conv3d) and m.kernel_size != (1, 1, 1)]
+        last = [m for m in net.decoder[-1].block.modules() if isinstance(m, torch.nn.Conv3d) and m.kernel_size != (1, 1, 1)]
+        self.assertTrue(first and last and all(m.kernel_size == (3, 3, 1) for m in first + last))
+        self.assertTrue(bottom and all(m.kernel_size == (3, 3, 3) for m in bottom))
+
+    def test_threes_are_the_default(self):
+        torch.manual_seed(0)
+        default = ModularUNet(spatial_dims=3, **TINY).eval()
+        torch.manual_seed(0)
+        explicit = ModularUNet(spatial_dims=3, kernel_sizes=[3, 3, [3, 3, 3]], **TINY).eval()
+        x = torch.randn(1, 2, 8, 8, 8)
+        with torch.no_grad():
+            torch.testing.assert_close(default(x), explicit(x), rtol=0, atol=0)
+
+    def test_errors(self):
+        with self.assertRaisesRegex(ValueError, "ConvBlock 'nasnet_normal' cannot follow kernel_sizes.*double_conv, mbconv, residual"):
+            ModularUNet(spatial_dims=3, conv_block="nasnet_normal", kernel_sizes=KERNELS, **TINY)
+        with self.assertRaisesRegex(ValueError, "depth \\+ 1 = 3 entries"):
+            ModularUNet(spatial_dims=3, kernel_sizes=KERNELS[:2], **TINY)
+        with self.assertRaisesRegex(ValueError, "must be odd"):
+            ModularUNet(spatial_dims=3, kernel_sizes=[[3, 3, 2], 3, 3], **TINY)
+        with self.assertRaisesRegex(ValueError, "not both"):
+            ModularUNet(spatial_dims=3, kernel_sizes=KERNELS, block_kwargs={"kernel_size": 5}, **TINY)
+        with self.assertRaisesRegex(ValueError, "a kernel per axis .* needs padding='same'"):
+            ModularUNet(spatial_dims=3, kernel_sizes=KERNELS, padding="valid", **TINY)
+
+
 class TestDeepSupervision(unittest.TestCase):
     def _train_outputs_with_eval_submodules(self, net, x):
         # top-level training flag on, every submodule in eval (batch norm on running statistics): the stacked
