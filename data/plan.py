@@ -304,7 +304,8 @@ def make_plan(
             ``memory_budget_gb`` and ``device`` are planning inputs and re-plan; ``patch_size`` without ``depth``
             and ``strides`` recomputes them (3D: per-axis strides from the target spacing) and
             ``isotropic_depth``; ``strides`` without ``depth`` sets the depth to its number of levels; ``depth``
-            without ``strides`` sets ``strides`` to null, 2 on every axis at every level).
+            without ``strides`` sets ``strides`` to null, 2 on every axis at every level; new ``strides`` re-plan
+            ``kernel_sizes`` unless it is given too).
         memory_budget_gb: memory for activations (default 2 GB on the CPU, ``gpu_memory_gb`` on a GPU).
         gpu_memory_gb: plan for a GPU with this much memory (bigger patch caps, 32 base features).
 
