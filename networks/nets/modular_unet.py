@@ -18,6 +18,7 @@ coarser than the others).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,9 @@ from torch import nn
 from networks.blocks.common import check_padding, match_size, per_axis, plain_conv
 from networks.registry import CONV_BLOCKS, DOWN_OPS, SKIPS, UP_OPS, SlotRegistry, takes_argument
 
-__all__ = ["ModularUNet", "expand_features", "expand_kernel_sizes", "expand_strides"]
+__all__ = ["ModularUNet", "expand_features", "expand_kernel_sizes", "expand_strides", "supported_kernel_sizes"]
+
+logger = logging.getLogger(__name__)
 
 
 def expand_features(features: int | float | Sequence[int], depth: int) -> list[int]:
@@ -82,6 +85,27 @@ def expand_kernel_sizes(
     if any(k % 2 == 0 for level in kernels for k in level):
         raise ValueError(f"kernel_sizes must be odd (same padding keeps the size only then), got {kernel_sizes!r}.")
     return kernels
+
+
+def supported_kernel_sizes(kernel_sizes: Sequence[Any] | None, *conv_blocks: Any) -> Sequence[Any] | None:
+    """``kernel_sizes`` when every given ConvBlock (names or callables; ``None`` entries skipped) takes
+    ``kernel_size``, else ``None`` with a logged note: a planned kernel list (``data.plan``) is an optimisation the
+    NASNet cells, whose kernels are fixed, cannot follow, so a bundle that plans it for any variant passes it through
+    here (:class:`ModularUNet` itself raises when given kernels a block cannot take).
+
+    Example (YAML): ``kernel_sizes: "$networks.supported_kernel_sizes(@data#plan.get('kernel_sizes'), @conv_block,
+    @down_conv_block, @up_conv_block)"``.
+    """
+    if kernel_sizes is None:
+        return None
+    refused = [b for b in conv_blocks if b is not None and not takes_argument(CONV_BLOCKS.get(b), "kernel_size")]
+    if refused:
+        logger.info(
+            "ConvBlock(s) %s have fixed kernels: the planned kernel_sizes %s are not used (ConvBlocks that take them: "
+            "%s).", refused, list(kernel_sizes), ", ".join(CONV_BLOCKS.names_with("kernel_size")),
+        )
+        return None
+    return kernel_sizes
 
 
 def _check_takes_stride(registry: SlotRegistry, name: Any, factory: Any) -> None:

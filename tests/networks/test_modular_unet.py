@@ -160,6 +160,15 @@ class TestPerLevelKernels(unittest.TestCase):
         self.assertTrue(first and last and all(m.kernel_size == (3, 3, 1) for m in first + last))
         self.assertTrue(bottom and all(m.kernel_size == (3, 3, 3) for m in bottom))
 
+    def test_supported_kernel_sizes_for_a_bundle(self):
+        from networks import supported_kernel_sizes
+
+        self.assertEqual(supported_kernel_sizes(KERNELS, "double_conv", None, "residual"), KERNELS)
+        with self.assertLogs("networks.nets.modular_unet", level="INFO") as logs:
+            self.assertIsNone(supported_kernel_sizes(KERNELS, "double_conv", "nasnet_reduction", "nasnet_normal"))
+        self.assertIn("nasnet_reduction", logs.output[0])
+        self.assertIsNone(supported_kernel_sizes(None, "double_conv"))
+
     def test_threes_are_the_default(self):
         torch.manual_seed(0)
         default = ModularUNet(spatial_dims=3, **TINY).eval()
