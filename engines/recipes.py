@@ -197,10 +197,9 @@ def _command(files: Sequence[str], overrides: dict[str, Any]) -> str:
 
 def follow_recipe(recipe: str, check: Any) -> str:
     """Follow the bundle's ``recipe`` (see the module docstring): return ``"seed"`` to go on with the seed's recipe
-    (once the seed's format has opened the data set: its discovery errors, each naming its file, stop the run before
-    a run folder is made), or run the default recipe's config list with the same overrides and return ``"default"``
-    once it has run (the calling workflow's remaining ``initialize`` items, ``run`` and ``finalize`` are then
-    emptied).
+    (whose own checks report a data set it cannot read, each problem with its file), or run the default recipe's
+    config list with the same overrides and return ``"default"`` once it has run (the calling workflow's remaining
+    ``initialize`` items, ``run`` and ``finalize`` are then emptied).
 
     Args:
         recipe: ``auto``, ``seed`` or ``default``.
@@ -209,17 +208,12 @@ def follow_recipe(recipe: str, check: Any) -> str:
     Raises:
         RecipeError: an unknown recipe (listing the valid ones); the default recipe outside ``monai.bundle run``
             (the message gives the command); a workflow the default recipe has no counterpart for.
-        DatasetError: the seed's recipe on a data set its format cannot open (every problem, each with its file).
     """
     recipe = str(recipe).strip().lower()
     if recipe not in RECIPES:
         raise RecipeError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}.")
     why = None if recipe == "seed" else seed_data_mismatch(check) if recipe == "auto" else "--recipe default"
-    if why is None:
-        from formats import FORMATS
-
-        # the seed's discovery now, so that a data set it cannot read stops the run before a run folder is made
-        FORMATS.open(check.dataset_dir, check.data_format, **check.options)
+    if why is None:  # the seed's own checks then report whatever is wrong with the data set, as they always did
         logger.info(f"recipe: the seed's ({check.dataset_dir}: {check.data_format} data as the seed's)")
         return "seed"
     invocation, workflow = current_invocation(), _outer_workflow()

@@ -199,6 +199,13 @@ def _config(*files: str) -> str:
     return "[" + ",".join(f"'{f}'" for f in files) + "]"
 
 
+def trained_seconds(log: str, default: float) -> float:
+    """Seconds of training when the time limit stopped it, from the log of engines.TimeLimitHandler
+    (``time limit 13 s reached in epoch 63 (iteration 627, 13 s): stop``); ``default`` when the limit did not stop it."""
+    match = re.findall(r"time limit .* reached (?:after|in) epoch \d+ \((?:iteration \d+, )?(\d+) s\)", log)
+    return float(match[-1]) if match else default
+
+
 def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: int, features: int = 16,
              iterations_per_epoch: int = 10, variant: str | None = None, extra: list[str] | None = None,
              fingerprint_dir: str | os.PathLike | None = None, epochs: int = 0) -> dict[str, Any]:
@@ -243,8 +250,7 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
         raise RuntimeError(f"{run_dir / 'models'}: training wrote no checkpoint; see {log}.")
     epochs = int(re.findall(r"\d+", ckpts[-1].name)[-1])
     text = log.read_text(errors="replace")
-    match = re.findall(r"time limit .* reached after epoch \d+ \((\d+) s\)", text)
-    train_seconds = float(match[-1]) if match else wall
+    train_seconds = trained_seconds(text, default=wall)
     ending = ["--prediction_ending", "input"] if dataset["spatial_dims"] == 2 else []
     infer = [sys.executable, "-m", "monai.bundle", "run", "--config_file", _config(*files, INFERENCE), *common,
              "--output_dir", str(run_dir / "pred"), "--infer#handlers#0#load_path", str(ckpts[-1]), *ending]

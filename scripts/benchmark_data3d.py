@@ -5,8 +5,8 @@ size, in one run.
   any_dataset.yaml``, ``--spatial_dims 3``): the format's reader and the plan's pre-processing cached in memory
   (``VolumeCacheDataset``), ``PatchDataset`` (one patch in three centred on a labelled voxel), the default recipe's
   augmentation (``data#augmentation``), ``data#train_loader``; with 0 DataLoader workers (main process) and with 1.
-  Two more rows of ours: ``RandAffined`` at nnU-Net's resampling rate (p 0.36), and the chain with MONAI's
-  ``RandAffined`` replaced by ``transforms.FastRandAffined`` (same draws and output, faster resampling).
+  Two more rows of ours: the affine transform at nnU-Net's resampling rate (p 0.36), and the chain with the other
+  implementation of the same affine draws (MONAI's ``RandAffined`` for the shipped ``transforms.FastRandAffined``).
 * ``nnU-Net``: ``nnUNetv2_plan_and_preprocess -c 3d_fullres`` of the same raw files, then nnUNetTrainer's training
   loader (``nnUNetDataLoader`` + ``get_training_transforms``, scripts/benchmark_data3d_nnunet.py), run by nnU-Net's
   own Python (``--nnunet_python``; nnU-Net is never imported here): single-threaded (``SingleThreadedAugmenter``,
@@ -126,18 +126,26 @@ def with_affine_prob(dataset, prob: float):
     return other
 
 
-def with_fast_affine(dataset):
-    """A shallow copy of ``dataset`` whose chain has every MONAI ``RandAffined`` replaced by
-    :class:`transforms.FastRandAffined` with the same arguments; None when the chain has none to replace (already
-    fast)."""
+def with_other_affine(dataset):
+    """``(name, dataset)``: a shallow copy of ``dataset`` whose chain has its affine transform swapped for the other
+    implementation of the same draws: MONAI's ``RandAffined`` for :class:`transforms.FastRandAffined` (what the
+    generic path ships), or the reverse; None when the chain has neither."""
     chain = copy.deepcopy(dataset.transform)
-    transforms = [FastRandAffined.from_rand_affined(t) if type(t) is RandAffined else t for t in chain.transforms]
-    if all(a is b for a, b in zip(transforms, chain.transforms)):
+    swapped, name = [], None
+    for t in chain.transforms:
+        if type(t) is FastRandAffined:
+            t = copy.copy(t)
+            t.__class__ = RandAffined  # the subclass adds no state of its own
+            name = "MONAI RandAffined"
+        elif type(t) is RandAffined:
+            t, name = FastRandAffined.from_rand_affined(t), "transforms.FastRandAffined"
+        swapped.append(t)
+    if name is None:
         return None
-    chain.transforms = tuple(transforms)
+    chain.transforms = tuple(swapped)
     other = copy.copy(dataset)
     other.transform = chain
-    return other
+    return name, other
 
 
 def nnunet_env(work_dir: Path, workers: int | None = None) -> dict:
@@ -272,9 +280,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # rows: (setting, DataLoader workers, loader). nnU-Net resamples when it rotates (p 0.2) or scales (p 0.2,
     # independently): 1 - 0.8^2 = 0.36 of its patches; ours rotates and scales in one RandAffined (the recipe's
-    # spatial_prob, 0.2): the same rate as a row of its own. FastRandAffined: the same chain with MONAI's
-    # RandAffined replaced by transforms.FastRandAffined (same draws, same output, faster resampling).
-    fast = with_fast_affine(dataset)
+    # spatial_prob, 0.2): the same rate as a row of its own. The other affine: the same chain with the shipped
+    # transforms.FastRandAffined replaced by MONAI's RandAffined (same draws, same output, slower resampling).
+    other = with_other_affine(dataset)
     settings = []
     for workers in args.workers:
         name = f"{workers} worker(s) (nnUNet_n_proc_DA={workers})"
@@ -284,10 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     if 0 in args.workers:
         settings.append((f"main process, ours with RandAffined p {NNUNET_RESAMPLING} (nnU-Net's resampling rate)", 0,
                          loader_of(with_affine_prob(dataset, NNUNET_RESAMPLING), 0)))  # fmt: skip
-    if fast is not None:
+    if other is not None:
         for workers in args.workers:
             where = "main process" if workers == 0 else f"{workers} worker(s)"
-            settings.append((f"{where}, ours with transforms.FastRandAffined", workers, loader_of(fast, workers)))
+            settings.append((f"{where}, ours with {other[0]}", workers, loader_of(other[1], workers)))
     ours: dict[str, list[dict]] = {name: [] for name, _, _ in settings}
     theirs: dict[int, list[dict]] = {w: [] for w in args.workers}
     info: dict = {}
@@ -307,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         loads.append(f"round {r + 1} after: {load()}")
     if args.profile:
         profiles["ours"] = profile_stages(dataset, args.profile)
-        if fast is not None:
-            profiles["ours with FastRandAffined"] = profile_stages(fast, args.profile)
+        if other is not None:
+            profiles[f"ours with {other[0]}"] = profile_stages(other[1], args.profile)
     if tmp is not None:
         tmp.cleanup()
 

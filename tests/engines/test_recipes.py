@@ -9,7 +9,6 @@ import pytest
 from monai.bundle import ConfigParser
 
 import catalog
-from data.errors import DatasetError
 from data.layouts import convert_dataset
 from engines.recipes import RecipeError, follow_recipe, generic_config_files, seed_data_mismatch
 from formats.integrity import DatasetIntegrityCheck
@@ -85,16 +84,14 @@ def test_generic_config_lists(monkeypatch, tmp_path):
         generic_config_files([train, "bundles/unet/configs/slice_store.yaml"], common)
 
 
-def test_recipe_names_are_checked_and_seed_opens_the_data_set_first(twins, tmp_path):
+def test_recipe_names_are_checked_and_the_seed_recipe_is_kept_on_seed_data(twins, tmp_path):
     with pytest.raises(RecipeError, match="auto, seed, default"):
         follow_recipe("papers", DatasetIntegrityCheck("msd", twins["msd"]))
     assert follow_recipe(" SEED ", DatasetIntegrityCheck("msd", twins["msd"], num_channels=4)) == "seed"
     assert follow_recipe("auto", DatasetIntegrityCheck("msd", twins["msd"], num_channels=4)) == "seed"
-    # the seed's recipe on a folder its format cannot read: the discovery's error, naming the file
-    with pytest.raises(DatasetError, match="dataset.json"):
-        follow_recipe("seed", DatasetIntegrityCheck("msd", twins["nnunet_v2"], num_channels=4))
-    with pytest.raises(DatasetError, match="missing"):
-        follow_recipe("auto", DatasetIntegrityCheck("msd", tmp_path / "missing"))
+    # seed: never a look at the data (the seed's own checks name what is wrong), nor with a folder no format reads
+    assert follow_recipe("seed", DatasetIntegrityCheck("msd", twins["nnunet_v2"], num_channels=4)) == "seed"
+    assert follow_recipe("auto", DatasetIntegrityCheck("msd", tmp_path / "missing")) == "seed"
 
 
 def test_the_default_recipe_outside_monai_bundle_run_says_how(twins):

@@ -126,3 +126,21 @@ def test_ours_with_fixed_epochs_has_no_time_limit(tmp_path, monkeypatch):
     accuracy.run_ours(data, tmp_path / "budget", budget=60.0, seed=0)
     train = commands[2]
     assert train[train.index("--time_limit") + 1] == "60.0" and train[train.index("--epochs") + 1] == "100000"
+
+
+def test_trained_seconds_reads_the_time_limit_handlers_line(caplog):
+    """The pattern follows the handler's own message (a change of its wording fails here, not in a benchmark)."""
+    import logging
+
+    from ignite.engine import Engine
+
+    from engines.timing import TimeLimitHandler
+    from experiments.accuracy import trained_seconds
+
+    engine = Engine(lambda e, b: None)
+    TimeLimitHandler(limit_seconds=1e-9).attach(engine)
+    with caplog.at_level(logging.INFO):
+        engine.run(range(3), max_epochs=5)
+    assert engine.state.epoch == 1
+    assert trained_seconds(caplog.text, default=18.0) == 0.0
+    assert trained_seconds("no limit reached", default=18.0) == 18.0
