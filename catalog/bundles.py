@@ -20,10 +20,15 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["ROOT", "WORKFLOWS", "BundleError", "BundleSpec", "bundle", "bundle_names", "config_files"]
+__all__ = [
+    "GENERIC", "ROOT", "WORKFLOWS", "BundleError", "BundleSpec", "bundle", "bundle_names", "config_files", "generic_file",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ("train", "evaluate", "inference", "multi_gpu_train")
+# the generic path (any registered data set, planned from its fingerprint, the default recipe): override files put
+# after a bundle's own, one for training and one per further workflow (relative to the repository root)
+GENERIC = "bundles/common/configs/any_dataset.yaml"
 # files of a bundle's configs/ folder that are not override files
 _NOT_OVERRIDES = {"train.yaml", "evaluate.yaml", "inference.yaml", "multi_gpu_train.yaml", "slice_store.yaml"}
 
@@ -119,3 +124,19 @@ def _data_format(train_yaml: Path) -> str | None:
     check = data.get("integrity_check") if isinstance(data, dict) else None
     fmt = check.get("data_format") if isinstance(check, dict) else None
     return fmt if isinstance(fmt, str) else None
+
+
+def generic_file(workflow: str = "train") -> str:
+    """The generic path's override file of ``workflow`` (``train``: ``any_dataset.yaml``; ``evaluate``,
+    ``inference``, ``ensemble``: ``any_dataset_<workflow>.yaml``), relative to the repository root.
+
+    Raises:
+        BundleError: there is no such file (the message lists the generic path's workflows).
+    """
+    path = GENERIC if workflow == "train" else GENERIC.replace(".yaml", f"_{workflow}.yaml")
+    if not (ROOT / path).is_file():
+        known = sorted(p.stem.removeprefix("any_dataset_") for p in (ROOT / GENERIC).parent.glob("any_dataset_*.yaml"))
+        raise BundleError(
+            f"{ROOT / path}: the generic path has no {workflow!r} workflow; it has train, {', '.join(known)}"
+        )
+    return path

@@ -44,6 +44,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 RECIPES = ("auto", "seed", "default")
 ROOT = Path(__file__).resolve().parents[1]
+# the generic path's files (catalog.GENERIC in the repository; engines ships in packaged bundles, catalog does not)
 GENERIC_DIR = ROOT / "bundles" / "common" / "configs"
 GENERIC = "any_dataset.yaml"
 # a base bundle's workflow files (overrides of its train.yaml) and the generic path's counterpart of each

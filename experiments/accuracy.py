@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+import catalog
+
 __all__ = [
     "ROOT",
     "Dataset",
@@ -43,8 +45,7 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = "bundles/unet/configs/train.yaml"
-ANY = "bundles/common/configs/any_dataset.yaml"
-INFERENCE = "bundles/common/configs/any_dataset_inference.yaml"
+ANY, INFERENCE = catalog.generic_file("train"), catalog.generic_file("inference")
 
 
 class Dataset(dict):

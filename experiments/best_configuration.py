@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+import catalog
+
 __all__ = [
     "ANY",
     "ENSEMBLE",
@@ -65,9 +67,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-ANY = "bundles/common/configs/any_dataset.yaml"
-INFERENCE = "bundles/common/configs/any_dataset_inference.yaml"
-ENSEMBLE = "bundles/common/configs/any_dataset_ensemble.yaml"
+ANY, INFERENCE, ENSEMBLE = (catalog.generic_file(w) for w in ("train", "inference", "ensemble"))
 MARKER = "selection.json"
 
 
@@ -90,8 +90,6 @@ class Configuration:
 
     def train_files(self) -> list[str]:
         """The training config list: the bundle's (``catalog.config_files``), then ``any_dataset.yaml``."""
-        import catalog
-
         return [*catalog.config_files(self.bundle, "train"), ANY]
 
 
@@ -102,8 +100,6 @@ def configurations(bundles: Sequence[str], spatial_dims: Sequence[int], data_dim
         ValueError: an unknown bundle (the message lists the bundles), spatial_dims other than 2 / 3, or nothing
             left to compare.
     """
-    import catalog
-
     known = catalog.bundle_names()
     unknown = [b for b in bundles if b not in known]
     if unknown:

@@ -46,3 +46,10 @@ def test_errors_name_the_folder_and_list_the_bundles(tmp_path):
     (configs / "variant.yaml").write_text("skip: attention\n")
     with pytest.raises(BundleError, match=rf"{configs / 'variant.yaml'}: an override file must name the bundle"):
         catalog.bundle("mine", root=tmp_path)
+
+
+def test_generic_files_of_the_generic_path():
+    assert catalog.generic_file() == catalog.GENERIC == "bundles/common/configs/any_dataset.yaml"
+    assert catalog.generic_file("evaluate") == "bundles/common/configs/any_dataset_evaluate.yaml"
+    with pytest.raises(catalog.BundleError, match="no 'multi_gpu_train' workflow; it has train, .*evaluate"):
+        catalog.generic_file("multi_gpu_train")

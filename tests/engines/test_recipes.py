@@ -112,3 +112,10 @@ def test_the_printed_command_is_one_a_shell_runs():
     assert words[5] == "['bundles/unet/configs/train.yaml','bundles/common/configs/any_dataset.yaml']"
     assert words[6:] == ["--plan#patch_size", "[32, 32]", "--labels", "{'background': 0, 'tumour': [1, 2, 3]}",
                          "--epochs", "2"]
+
+
+def test_the_generic_files_are_the_catalogs():
+    """engines keeps its own copy of the name (packaged bundles ship engines, not catalog): the two agree."""
+    from engines.recipes import GENERIC, GENERIC_DIR
+
+    assert GENERIC_DIR / GENERIC == ROOT / catalog.GENERIC
