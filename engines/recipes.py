@@ -123,8 +123,9 @@ def generic_config_files(files: Sequence[str | os.PathLike], generic_dir: str | 
     for path, workflow in zip(extra, ["train", *workflows]):
         if not path.is_file():
             raise RecipeError(
-                f"{path}: the default recipe has no {workflow} workflow; run the seed's recipe with --recipe seed "
-                "(on the seed's data set)."
+                f"{path}: not found, so the default recipe has no {workflow} workflow here (a packaged bundle carries "
+                "its own recipe only); run the seed's recipe with --recipe seed (on the seed's kind of data), or the "
+                "repository's bundle."
             )
     # written as the bundle's own files are: relative to the working directory when they are, else absolute
     relative = bool(kept) and not Path(kept[0]).is_absolute()
