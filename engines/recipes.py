@@ -122,10 +122,10 @@ def generic_config_files(files: Sequence[str | os.PathLike], generic_dir: str | 
     extra = [generic_dir / GENERIC] + [generic_dir / f"{Path(GENERIC).stem}_{w}.yaml" for w in workflows]
     for path, workflow in zip(extra, ["train", *workflows]):
         if not path.is_file():
+            packaged = "" if (generic_dir / GENERIC).is_file() else " (a packaged bundle carries its own recipe only)"
             raise RecipeError(
-                f"{path}: not found, so the default recipe has no {workflow} workflow here (a packaged bundle carries "
-                "its own recipe only); run the seed's recipe with --recipe seed (on the seed's kind of data), or the "
-                "repository's bundle."
+                f"{path}: not found, so the default recipe has no {workflow} workflow here{packaged}; run the seed's "
+                "recipe with --recipe seed (on the seed's kind of data)."
             )
     # written as the bundle's own files are: relative to the working directory when they are, else absolute
     relative = bool(kept) and not Path(kept[0]).is_absolute()
