@@ -33,6 +33,7 @@ import catalog
 
 __all__ = [
     "ROOT",
+    "run_logged",
     "Dataset",
     "prepare_nuclei",
     "prepare_twin",
@@ -178,7 +179,7 @@ def score_predictions(pred_dir: str | os.PathLike, dataset: Dataset) -> dict[str
     return out
 
 
-def _run(cmd: list[str], log_file: Path, env: dict | None = None, cwd: Path = ROOT) -> float:
+def run_logged(cmd: list[str], log_file: Path, env: dict | None = None, cwd: Path = ROOT) -> float:
     """Run ``cmd``, its output into ``log_file``; the wall time in seconds.
 
     Raises:
@@ -245,7 +246,7 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
              str(iterations_per_epoch), "--val_interval", "100000000", "--output_dir", str(run_dir / "train"),
              *(extra or [])]
     log = run_dir / "train.log"
-    wall = _run(train, log)
+    wall = run_logged(train, log)
     ckpts = sorted(run_dir.glob("models/checkpoint_epoch=*.pt"), key=lambda p: int(re.findall(r"\d+", p.name)[-1]))
     if not ckpts:
         raise RuntimeError(f"{run_dir / 'models'}: training wrote no checkpoint; see {log}.")
@@ -255,7 +256,7 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
     ending = ["--prediction_ending", "input"] if dataset["spatial_dims"] == 2 else []
     infer = [sys.executable, "-m", "monai.bundle", "run", "--config_file", _config(*files, INFERENCE), *common,
              "--output_dir", str(run_dir / "pred"), "--infer#handlers#0#load_path", str(ckpts[-1]), *ending]
-    _run(infer, run_dir / "infer.log")
+    run_logged(infer, run_dir / "infer.log")
     return {"train_seconds": train_seconds, "process_seconds": wall, "epochs": epochs,
             "iterations": epochs * iterations_per_epoch, "command": "python " + shlex.join(train[1:]),
             "pred_dir": str(run_dir / "pred")}
@@ -383,9 +384,9 @@ def run_nnunet(dataset: Dataset, work_dir: str | os.PathLike, env_dir: str | os.
         shutil.rmtree(results)
     if not (work_dir / "nnUNet_preprocessed" / dataset["name"]).is_dir():
         plan = [str(env_bin / "nnUNetv2_plan_and_preprocess"), "-d", did, "-c", configuration, "-np", "1", "-npfp", "1"]
-        _run(plan, run_dir / "plan.log", env=env)
+        run_logged(plan, run_dir / "plan.log", env=env)
     train = [str(env_bin / "nnUNetv2_train"), did, configuration, "all", "-tr", trainer, "-device", "cpu"]
-    wall = _run(train, run_dir / "train.log", env=env)
+    wall = run_logged(train, run_dir / "train.log", env=env)
     fold_dir = next(results.glob(f"{trainer}__*/fold_all"))
     logs = sorted(fold_dir.glob("training_log_*.txt"))
     text = "\n".join(p.read_text(errors="replace") for p in logs)
@@ -394,7 +395,7 @@ def run_nnunet(dataset: Dataset, work_dir: str | os.PathLike, env_dir: str | os.
     plans = json.loads(next(results.glob(f"{trainer}__*")).joinpath("plans.json").read_text())
     iters = int(plans.get("configurations", {}).get(configuration, {}).get("num_iterations_per_epoch", iters))
     pred_dir = run_dir / "pred"
-    _run([str(env_bin / "nnUNetv2_predict"), "-i", str(dataset["root"] / "imagesTs"), "-o", str(pred_dir), "-d", did,
+    run_logged([str(env_bin / "nnUNetv2_predict"), "-i", str(dataset["root"] / "imagesTs"), "-o", str(pred_dir), "-d", did,
           "-c", configuration, "-f", "all", "-tr", trainer, "-device", "cpu", "-npp", "1", "-nps", "1"],
          run_dir / "predict.log", env=env)
     return {"train_seconds": sum(epoch_times) if epoch_times else wall, "process_seconds": wall,

@@ -32,8 +32,6 @@ import math
 import os
 import shlex
 import shutil
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +42,8 @@ from typing import Any
 import numpy as np
 
 import catalog
+from experiments.accuracy import run_logged
+from experiments.results import mean_sd
 
 __all__ = [
     "ANY",
@@ -164,13 +164,6 @@ def _mean_over_classes(rows: Sequence[dict[int, float]], classes: Sequence[int])
     return float(np.mean(per_class)) if per_class else float("nan")
 
 
-def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    values = [v for v in values if not math.isnan(v)]
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else float("nan"))
-
-
 @dataclass
 class ConfigurationResult:
     """The cross-validation of one configuration.
@@ -196,12 +189,12 @@ class ConfigurationResult:
     @property
     def cv_dice(self) -> tuple[float, float]:
         """Mean and sd over the folds, without post-processing."""
-        return _mean_sd(self.fold_dice)
+        return mean_sd(self.fold_dice)
 
     @property
     def cv_dice_pp(self) -> tuple[float, float]:
         """Mean and sd over the folds, with the decided post-processing: the ranking's number."""
-        return _mean_sd(self.fold_dice_pp)
+        return mean_sd(self.fold_dice_pp)
 
 
 def score_configuration(
@@ -384,15 +377,9 @@ def train_fold(command: list[str], run_dir: Path) -> float:
         shutil.rmtree(run_dir)
     log_file = run_dir.parent / f"{run_dir.name}.train.log"
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with log_file.open("w", encoding="utf-8") as log:
-        log.write(" ".join(command) + "\n")
-        log.flush()
-        proc = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0 or not (run_dir / "models" / "model.pt").is_file():
-        tail = log_file.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"training {run_dir} failed (exit {proc.returncode}); log {log_file}:\n{tail}")
+    elapsed = run_logged(command, log_file)
+    if not (run_dir / "models" / "model.pt").is_file():
+        raise RuntimeError(f"training {run_dir} wrote no models/model.pt; log {log_file}")
     shutil.move(str(log_file), run_dir / "train.log")
     marker.write_text(json.dumps({"command": command[1:], "seconds": elapsed}, indent=2) + "\n", encoding="utf-8")
     return elapsed

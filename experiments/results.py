@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["COLUMNS", "METRICS", "aggregate", "bar_chart", "markdown_table", "write_results"]
+__all__ = ["COLUMNS", "METRICS", "aggregate", "bar_chart", "markdown_table", "mean_sd", "write_results"]
 
 # numbers averaged over the seeds of a row (mean and sd columns)
 METRICS = [
@@ -32,7 +32,8 @@ _RUN_COLUMNS = ["name", "group", "bundle", "variant", "loss", "seed", "key", "pa
                 *METRICS]
 
 
-def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+def mean_sd(values: Sequence[float | None]) -> tuple[float, float]:
+    """Mean and sample standard deviation of ``values``, None and NaN left out (NaN when none, or the sd of one)."""
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
         return float("nan"), float("nan")
@@ -60,7 +61,7 @@ def aggregate(results: Sequence[dict[str, Any]], baseline: str | None = None) ->
             "epochs": max(r["epochs"] for r in runs),
         }
         for m in METRICS:
-            row[f"{m}_mean"], row[f"{m}_sd"] = _mean_sd([r.get(m, float("nan")) for r in runs])
+            row[f"{m}_mean"], row[f"{m}_sd"] = mean_sd([r.get(m, float("nan")) for r in runs])
         rows.append(row)
     if not rows:
         return rows

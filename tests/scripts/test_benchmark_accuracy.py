@@ -117,7 +117,7 @@ def test_ours_with_fixed_epochs_has_no_time_limit(tmp_path, monkeypatch):
             (models / f"checkpoint_epoch={last}.pt").write_bytes(b"")
         return 1.0
 
-    monkeypatch.setattr(accuracy, "_run", fake_run)
+    monkeypatch.setattr(accuracy, "run_logged", fake_run)
     data = {"root": str(tmp_path), "spatial_dims": 2}
     fixed = accuracy.run_ours(data, tmp_path / "fixed", budget=60.0, seed=0, epochs=7, iterations_per_epoch=5)
     train = commands[0]
