@@ -223,7 +223,7 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
         iterations_per_epoch: batches per epoch; the time limit is checked at the end of each epoch, so small
             epochs stop close to the budget.
         variant: an optional variant override file (e.g. ``bundles/attention_unet/configs/variant.yaml``).
-        extra: further command-line overrides for training (e.g. ``["--learning_rate", "3e-3"]``).
+        extra: further command-line overrides of training and inference (e.g. ``["--learning_rate", "3e-3"]``).
         fingerprint_dir: cached fingerprints.
         epochs: 0: train for ``budget`` seconds; N: exactly N epochs, no time limit (equal work, e.g. to compare
             precisions at equal epochs).
@@ -255,7 +255,8 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
     train_seconds = trained_seconds(text, default=wall)
     ending = ["--prediction_ending", "input"] if dataset["spatial_dims"] == 2 else []
     infer = [sys.executable, "-m", "monai.bundle", "run", "--config_file", _config(*files, INFERENCE), *common,
-             "--output_dir", str(run_dir / "pred"), "--infer#handlers#0#load_path", str(ckpts[-1]), *ending]
+             "--output_dir", str(run_dir / "pred"), "--infer#handlers#0#load_path", str(ckpts[-1]), *ending,
+             *(extra or [])]  # the same overrides: those that shape the network must agree with the checkpoint
     run_logged(infer, run_dir / "infer.log")
     return {"train_seconds": train_seconds, "process_seconds": wall, "epochs": epochs,
             "iterations": epochs * iterations_per_epoch, "command": "python " + shlex.join(train[1:]),
