@@ -131,6 +131,10 @@ class CheckVolumed(ReportsLastFailure, MapTransform):
         values = _plain_tensor(d[key])
         if not torch.is_floating_point(values) and not torch.is_complex(values):
             return  # integer images cannot hold NaN/inf
+        # fast path: a NaN or inf makes the sum NaN or inf; a finite sum proves every voxel finite (an overflowing
+        # sum of finite voxels only falls through to the full check)
+        if bool(torch.isfinite(values.sum())):
+            return
         finite = torch.isfinite(values)
         if bool(finite.all()):
             return

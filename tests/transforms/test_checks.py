@@ -123,6 +123,22 @@ def test_allowed_labels_and_keys_configurable():
         CheckVolumed()({"image": np.full((1, 2, 2, 2), np.inf, np.float32), "case_id": "BRATS_042"})
 
 
+def test_finite_check_sum_shortcut_neither_misses_nor_invents():
+    """The check first sums the image: +inf and -inf cancelling to NaN, or NaN among huge values, are still found;
+    finite voxels whose sum overflows (float16: 2 x 60000) still pass."""
+    both = torch.zeros(1, 2, 2, 2)
+    both[0, 0, 0, 0], both[0, 1, 1, 1] = float("inf"), -float("inf")
+    with pytest.raises(DatasetError, match=r"0 NaN and 2 infinite"):
+        CheckVolumed()({"image": both, "case_id": "c1"})
+    huge = torch.full((1, 2, 2, 2), 3e38)
+    huge[0, 0, 0, 1] = float("nan")
+    with pytest.raises(DatasetError, match=r"1 NaN and 0 infinite"):
+        CheckVolumed()({"image": huge, "case_id": "c2"})
+    overflowing = torch.full((1, 2, 1, 1), 60000.0, dtype=torch.float16)
+    assert not torch.isfinite(overflowing.sum())  # the shortcut fails, the full check decides
+    assert CheckVolumed()({"image": overflowing, "case_id": "c3"})["image"] is overflowing
+
+
 def test_picklable_and_copyable_with_a_recorded_failure():
     check = CheckVolumed()
     with pytest.raises(DatasetError):
