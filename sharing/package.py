@@ -35,7 +35,7 @@ from sharing.configs import ROOT, WORKFLOWS, bundle_config_files, flatten_config
 from sharing.hashing import HASH_KEY, UNHASHED, bundle_files, hash_files
 from sharing.manifest import CODE_KEY, code_manifest, package_files
 
-__all__ = ["package_bundle", "code_packages"]
+__all__ = ["package_bundle", "code_packages", "data_format_from_plan"]
 
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # zip entries get one timestamp: the same inputs give the same archive
 
@@ -115,6 +115,40 @@ def _check_weights(config: dict, weights: Path) -> None:
             f"{weights}: does not fit the network of the packaged configs (pass the overrides used for training, "
             f"e.g. --set features=16): {str(e).splitlines()[0]} ..."
         ) from e
+
+
+def data_format_from_plan(plan: Mapping[str, Any], base: Mapping[str, Any]) -> dict:
+    """``network_data_format`` of a generic-path package from its plan: the data set's channels (names from its
+    ``dataset.json``), the patch the network was trained on, and one output channel per class (softmax) or region
+    (sigmoid), named. The bundle's own metadata describes its seed's data set, which the package was not trained on.
+
+    Args:
+        plan: the run's ``plan.json`` (``data.plan``).
+        base: the bundle's ``network_data_format`` (its other keys are kept).
+
+    Returns:
+        The new ``network_data_format``.
+    """
+    channel_names = [str(n) for n in plan["channel_names"]]
+    if plan.get("activation") == "sigmoid":  # regions: one channel per non-background label entry, in order
+        out_names = [str(k) for k in plan["labels"] if plan["labels"][k] not in (0, [0])]
+    else:
+        out_names = [str(n) for n in plan["class_names"]]
+    if len(out_names) != int(plan["out_channels"]):
+        out_names = [f"channel {i}" for i in range(int(plan["out_channels"]))]
+    schemes = {entry.get("scheme") for entry in plan.get("normalization") or []}
+    patch = [int(v) for v in plan["patch_size"]]
+    common = {"type": "image", "spatial_shape": patch, "dtype": "float32", "value_range": [], "is_patch_data": True}
+    fmt = {k: v for k, v in base.items() if k not in ("inputs", "outputs")}
+    fmt["inputs"] = {"image": {
+        **common, "format": "magnitude", "modality": "CT" if schemes == {"ct"} else "unspecified",
+        "num_channels": int(plan["in_channels"]), "channel_def": dict(enumerate(channel_names)),
+    }}
+    fmt["outputs"] = {"pred": {
+        **common, "format": "segmentation", "num_channels": int(plan["out_channels"]),
+        "channel_def": {i: f"{n} (logit)" for i, n in enumerate(out_names)},
+    }}
+    return json.loads(json.dumps(fmt))  # channel_def keys as strings, as MONAI's metadata has them
 
 
 def package_bundle(
@@ -220,6 +254,10 @@ def package_bundle(
             shutil.copy2(root / "requirements.txt", stage / "requirements.txt")
 
         metadata = json.loads(meta_file.read_text(encoding="utf-8"))
+        plan_file = next((Path(f) for f in model_files if Path(f).name == "plan.json"), None)
+        if plan_file is not None:  # the generic path: the data set's channels and classes, not the seed's
+            plan = json.loads(plan_file.read_text(encoding="utf-8"))
+            metadata["network_data_format"] = data_format_from_plan(plan, metadata.get("network_data_format") or {})
         metadata[HASH_KEY] = hash_files(stage, [f for f in bundle_files(stage) if f not in UNHASHED])
         metadata[CODE_KEY] = code_manifest(stage, packages)
         (stage / "configs" / "metadata.json").write_text(json.dumps(metadata, indent=4) + "\n", encoding="utf-8")

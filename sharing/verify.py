@@ -53,15 +53,22 @@ __all__ = ["VerifyResult", "verify_bundle", "extract_archive", "isolated_command
 SCHEMA = ROOT / "bundles" / "common" / "schema" / "metadata_schema.json"
 WEIGHT_SUFFIXES = (".pt", ".pth", ".ckpt")
 NET_CHECK = """
+import os
 import sys
 import torch
 from monai.bundle import ConfigParser, verify_net_in_out
 
 bundle = sys.argv[1]
+# a generic-path package builds its network from the run's plan (read from the data set otherwise): give it the plan,
+# read by json.load in an expression (as data: a string such as "$..." in the plan is never parsed as config)
+plan_file = os.path.abspath(os.path.join(bundle, "models", "plan.json"))
+plan = {"data#plan": f"$__import__('json').load(open({plan_file!r}, encoding='utf-8'))"} if os.path.isfile(plan_file) else {}
 verify_net_in_out(net_id="network_def", meta_file=f"{bundle}/configs/metadata.json",
-                  config_file=f"{bundle}/configs/inference.yaml", device="cpu")
+                  config_file=f"{bundle}/configs/inference.yaml", device="cpu", **plan)
 parser = ConfigParser()
 parser.read_config(f"{bundle}/configs/inference.yaml")
+for key, value in plan.items():
+    parser[key] = value
 net = parser.get_parsed_content("network_def")
 state = torch.load(f"{bundle}/models/model.pt", map_location="cpu", weights_only=True)
 if isinstance(state, dict) and isinstance(state.get("model"), dict):
