@@ -1,9 +1,9 @@
 """Model selection the way nnU-Net does it, for any of our architectures (issue 18): every configuration
 (architecture bundle x 2D / 3D, the generic path's default recipe) is trained on every fold of a k-fold
 cross-validation by case, each fold's model predicts that fold's validation cases (out-of-fold predictions), the
-predictions are scored (Dice per class, mean over cases, then over classes), keeping the largest connected component
-of a class is decided on them (nnU-Net's rule: only where it raises the held-out Dice), and the configurations are
-ranked by cross-validation Dice after that post-processing.
+predictions are scored (Dice per class, or per region for region-based labels, mean over cases, then over
+classes), keeping the largest connected component of a class is decided on them (nnU-Net's rule: only where it
+raises the held-out Dice), and the configurations are ranked by cross-validation Dice after that post-processing.
 
 Training runs are the stock command (``python -m monai.bundle run`` of the generic path with ``--fold i --num_folds
 k``, one run folder per fold: exactly what a user types, and a complete run folder). The out-of-fold predictions
@@ -37,13 +37,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import catalog
 from experiments.accuracy import run_logged
 from experiments.results import mean_sd
+
+if TYPE_CHECKING:
+    from experiments.postprocessing import Regions
 
 __all__ = [
     "ANY",
@@ -143,15 +146,18 @@ def fold_validation_cases(
     return [split_cases(spec, seed=seed, fold=i, num_folds=num_folds)[1] for i in range(num_folds)]
 
 
-def case_dice(pred: np.ndarray, label: np.ndarray, classes: Sequence[int]) -> dict[int, float]:
+def case_dice(
+    pred: np.ndarray, label: np.ndarray, classes: Sequence[int], regions: Regions | None = None
+) -> dict[int, float]:
     """Dice of each class (label value) of one case; NaN where the class is absent from both (nnU-Net leaves such
-    a case out of that class's mean)."""
-    out = {}
-    for c in classes:
-        p, g = pred == c, label == c
-        total = int(p.sum()) + int(g.sum())
-        out[int(c)] = float("nan") if total == 0 else 2.0 * int(np.logical_and(p, g).sum()) / total
-    return out
+    a case out of that class's mean). With ``regions`` (``experiments.postprocessing.Regions``), ``classes`` are
+    values of ``regions_class_order`` and each region is scored whole (its mask read back from both maps)."""
+    from experiments.postprocessing import mask_dice
+
+    nan = float("nan")
+    if regions is None:
+        return {int(c): mask_dice(pred == c, label == c, empty=nan) for c in classes}
+    return {int(c): mask_dice(regions.mask(pred, c), regions.mask(label, c), empty=nan) for c in classes}
 
 
 def _mean_over_classes(rows: Sequence[dict[int, float]], classes: Sequence[int]) -> float:
@@ -204,6 +210,7 @@ def score_configuration(
     pred_dirs: Sequence[str | os.PathLike],
     classes: Sequence[int],
     out_csv: str | os.PathLike | None = None,
+    regions: Regions | None = None,
 ) -> ConfigurationResult:
     """Score the out-of-fold predictions, decide keep-largest-component per class on all of them, score again.
 
@@ -214,6 +221,8 @@ def score_configuration(
         pred_dirs: per fold the folder of its out-of-fold label maps (``<case_id>.<ext>``).
         classes: foreground label values to score and decide on.
         out_csv: optional per-case table (fold, case, Dice per class without / with post-processing).
+        regions: a region-based plan's ``experiments.postprocessing.Regions`` (``classes`` are then values of its
+            ``regions_class_order``): scored and decided per region, as nnU-Net does.
 
     Raises:
         FileNotFoundError: a case has no prediction (names the case and the folder).
@@ -236,9 +245,10 @@ def score_configuration(
             labels.append(label)
             folds.append(fold)
             names.append(case["case_id"])
-    decision = decide_largest_component(preds, labels, classes)
-    before = [case_dice(p, g, classes) for p, g in zip(preds, labels)]
-    after = [case_dice(keep_largest_component(p, decision.classes), g, classes) for p, g in zip(preds, labels)]
+    decision = decide_largest_component(preds, labels, classes, regions=regions)
+    before = [case_dice(p, g, classes, regions) for p, g in zip(preds, labels)]
+    after = [case_dice(keep_largest_component(p, decision.classes, regions), g, classes, regions)
+             for p, g in zip(preds, labels)]
     num_folds = len(fold_cases)
     fold_dice = [_mean_over_classes([r for r, f in zip(before, folds) if f == k], classes) for k in range(num_folds)]
     fold_pp = [_mean_over_classes([r for r, f in zip(after, folds) if f == k], classes) for k in range(num_folds)]
@@ -408,11 +418,15 @@ def predict_fold(
     return out_dir
 
 
-def _plan_classes(run_dir: Path) -> list[int]:
+def _plan_classes(run_dir: Path) -> tuple[list[int], Regions | None]:
+    """The values scored and decided on (classes' label values, or ``regions_class_order``) and the plan's
+    ``experiments.postprocessing.Regions`` (None for classes)."""
+    from experiments.postprocessing import Regions
+
     plan = json.loads((run_dir / "models" / "plan.json").read_text(encoding="utf-8"))
     if plan.get("region_based"):
-        return [int(v) for v in plan["regions_class_order"]]
-    return [int(v) for v in (plan.get("label_values") or range(int(plan["out_channels"])))][1:]
+        return [int(v) for v in plan["regions_class_order"]], Regions.from_plan(plan)
+    return [int(v) for v in (plan.get("label_values") or range(int(plan["out_channels"])))][1:], None
 
 
 def find_best_configuration(
@@ -481,8 +495,9 @@ def find_best_configuration(
             run_dirs.append(run_dir)
             pred_dirs.append(pred_dir)
             seconds.append(train_s)
-        result = score_configuration(config, run_dirs, folds, pred_dirs, _plan_classes(run_dirs[0]),
-                                     out_csv=work_dir / f"cases_{config.name}.csv")
+        classes, regions = _plan_classes(run_dirs[0])
+        result = score_configuration(config, run_dirs, folds, pred_dirs, classes,
+                                     out_csv=work_dir / f"cases_{config.name}.csv", regions=regions)
         result.train_seconds = seconds
         progress(f"{config.name}: CV Dice {_fmt(*result.cv_dice)}, with post-processing {_fmt(*result.cv_dice_pp)} "
                  f"(keep largest: {result.decision.classes or 'none'})")

@@ -1,30 +1,98 @@
 """Whether to keep only the largest connected component of a class, decided on cross-validation predictions
-(nnU-Net's rule: a post-processing step is used only where it raises the mean Dice of the held-out cases)."""
+(nnU-Net's rule: a post-processing step is used only where it raises the mean Dice of the held-out cases).
+
+Region-based plans (nnU-Net's ``"whole tumour": [1, 2, 3]``) are scored and decided per region, on the label maps
+inference writes: the step removes components of a region's channel before the channels are painted into one map
+with ``regions_class_order`` (``transforms.largest_component.KeepLargestOfPland`` then the writer), and
+:class:`Regions` does the same to a written map, so the decision sees exactly what inference will write."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from monai.transforms import KeepLargestConnectedComponent
 
-__all__ = ["ComponentDecision", "decide_largest_component", "dice_of_class", "keep_largest_component"]
+__all__ = [
+    "ComponentDecision", "Regions", "decide_largest_component", "dice_of_class", "keep_largest_component", "mask_dice",
+]
+
+
+def mask_dice(p: np.ndarray, g: np.ndarray, empty: float = 1.0) -> float:
+    """Dice of two boolean masks; ``empty`` when both are empty (1.0: nothing to find, none found)."""
+    denom = int(p.sum()) + int(g.sum())
+    return empty if denom == 0 else 2.0 * int(np.logical_and(p, g).sum()) / denom
 
 
 def dice_of_class(pred: np.ndarray, label: np.ndarray, value: int) -> float:
     """Dice of one class in two label maps; 1.0 when the class is absent from both (nothing to find, none found)."""
-    p, g = pred == value, label == value
-    denom = int(p.sum()) + int(g.sum())
-    return 1.0 if denom == 0 else 2.0 * int(np.logical_and(p, g).sum()) / denom
+    return mask_dice(pred == value, label == value)
 
 
-def keep_largest_component(pred: np.ndarray, values: Sequence[int]) -> np.ndarray:
+@dataclass(frozen=True)
+class Regions:
+    """The regions of a region-based plan and how inference writes them as one label map.
+
+    Attributes:
+        labels: the label values of each region, channel order (``[[1, 2, 3], [2, 3], [3]]``).
+        order: ``regions_class_order``: the value written for each region, painted region after region.
+    """
+
+    labels: tuple[tuple[int, ...], ...]
+    order: tuple[int, ...]
+
+    @classmethod
+    def from_plan(cls, plan: Mapping) -> Regions | None:
+        """The plan's regions, or None for a plan of classes."""
+        if not plan.get("region_based"):
+            return None
+        from transforms.labels import regions_from_labels
+
+        labels = regions_from_labels(plan["labels"])
+        order = [int(v) for v in plan["regions_class_order"]]
+        if len(order) != len(labels):
+            raise ValueError(f"regions_class_order {order} must give one value per region, the plan has {len(labels)}.")
+        return cls(tuple(tuple(r) for r in labels), tuple(order))
+
+    def channel(self, value: int) -> int:
+        """The region channel whose painted value is ``value``."""
+        if int(value) not in self.order:
+            raise ValueError(f"{value} is not a value of regions_class_order {list(self.order)}.")
+        return self.order.index(int(value))
+
+    def mask(self, label_map: np.ndarray, value: int) -> np.ndarray:
+        """The region painted as ``value``, read back from a label map (its voxels hold any of the region's labels)."""
+        return np.isin(label_map, self.labels[self.channel(value)])
+
+    def paint(self, masks: Sequence[np.ndarray]) -> np.ndarray:
+        """Region masks (channel order) -> label map, as ``transforms.labels.RegionsToLabel``."""
+        out = np.zeros(masks[0].shape, np.int64)
+        for m, value in zip(masks, self.order):
+            out[m] = value
+        return out
+
+
+def _largest(mask: np.ndarray) -> np.ndarray:
+    keep = KeepLargestConnectedComponent(applied_labels=[1], is_onehot=False, independent=True)
+    return np.asarray(keep(torch.tensor(mask.astype(np.uint8))[None]))[0] > 0
+
+
+def keep_largest_component(pred: np.ndarray, values: Sequence[int], regions: Regions | None = None) -> np.ndarray:
     """``pred`` (a label map, *spatial) with only the largest connected component of each class in ``values``
-    (MONAI's KeepLargestConnectedComponent, full connectivity); removed voxels become background (0)."""
+    (MONAI's KeepLargestConnectedComponent, full connectivity); removed voxels become background (0).
+
+    With ``regions``, ``values`` are values of ``regions_class_order``: the map is split into its region masks, the
+    largest component of each chosen region's mask is kept and the masks are painted again, as inference does with
+    the region channels (a voxel of an inner region the step left alone keeps its value)."""
     if not values:
         return pred
+    if regions is not None:
+        masks = [regions.mask(pred, v) for v in regions.order]
+        for v in values:
+            masks[regions.channel(v)] = _largest(masks[regions.channel(v)])
+        return regions.paint(masks).astype(pred.dtype)
     keep = KeepLargestConnectedComponent(applied_labels=list(values), is_onehot=False, independent=True)
     # a copy: MONAI changes the tensor in place, and torch.as_tensor would share the caller's array
     return np.asarray(keep(torch.tensor(pred)[None]))[0].astype(pred.dtype)
@@ -54,15 +122,18 @@ class ComponentDecision:
 
 
 def decide_largest_component(
-    predictions: Sequence[np.ndarray], labels: Sequence[np.ndarray], classes: Sequence[int], min_gain: float = 0.0
+    predictions: Sequence[np.ndarray], labels: Sequence[np.ndarray], classes: Sequence[int], min_gain: float = 0.0,
+    regions: Regions | None = None,
 ) -> ComponentDecision:
     """For each class, compare the mean Dice over the cases with and without keeping its largest component.
 
     Args:
         predictions: label maps predicted for held-out cases (e.g. the validation folds of a cross-validation).
         labels: their ground truth, same shapes.
-        classes: foreground label values to decide on.
+        classes: foreground label values to decide on (with ``regions``: values of ``regions_class_order``).
         min_gain: the mean Dice must rise by more than this for the step to be applied (0: any rise).
+        regions: a region-based plan's regions: each region is scored as a whole (its mask read back from the
+            label maps) and the step is applied to its mask before the map is painted again, as inference does.
 
     Returns:
         A :class:`ComponentDecision`; ``classes`` lists the values to apply it to at inference
@@ -72,8 +143,13 @@ def decide_largest_component(
         raise ValueError(f"need as many predictions as labels (got {len(predictions)} and {len(labels)}), at least one.")
     decision = ComponentDecision()
     for c in classes:
-        before = [dice_of_class(p, g, c) for p, g in zip(predictions, labels)]
-        after = [dice_of_class(keep_largest_component(p, [c]), g, c) for p, g in zip(predictions, labels)]
+        if regions is None:
+            before = [dice_of_class(p, g, c) for p, g in zip(predictions, labels)]
+            after = [dice_of_class(keep_largest_component(p, [c]), g, c) for p, g in zip(predictions, labels)]
+        else:
+            before = [mask_dice(regions.mask(p, c), regions.mask(g, c)) for p, g in zip(predictions, labels)]
+            after = [mask_dice(regions.mask(keep_largest_component(p, [c], regions), c), regions.mask(g, c))
+                     for p, g in zip(predictions, labels)]
         decision.dice_before[c] = float(np.mean(before))
         decision.dice_after[c] = float(np.mean(after))
         if decision.dice_after[c] > decision.dice_before[c] + min_gain:

@@ -227,3 +227,33 @@ def test_script_refuses_bad_arguments_before_training(twin, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*base, "--epochs=2"])
     assert not (tmp_path / "w" / "runs").exists(), "nothing trained"
+
+
+def test_region_based_configurations_are_scored_per_region(tmp_path):
+    """A region-based plan: the scores are region Dice (the whole region counts every voxel of its labels), and
+    the decision and the post-processed scores follow the region step (tests/experiments/test_postprocessing.py)."""
+    from experiments.best_configuration import _plan_classes, case_dice
+
+    plan = {"region_based": True, "labels": {"background": 0, "whole": [1, 2, 3], "core": [2, 3], "enh": 3},
+            "regions_class_order": [1, 2, 3], "out_channels": 3}
+    (tmp_path / "r0" / "models").mkdir(parents=True)
+    (tmp_path / "r0" / "models" / "plan.json").write_text(json.dumps(plan))
+    classes, regions = _plan_classes(tmp_path / "r0")
+    assert classes == [1, 2, 3] and regions.order == (1, 2, 3)
+    label = np.zeros((12, 12, 2), np.uint8)
+    label[2:10, 2:10] = 1
+    label[4:8, 3:5] = 2
+    label[4:8, 5:7] = 3
+    label[4:8, 7:8] = 2
+    pred = label.copy()
+    pred[0, 11] = 2  # a false core speck (inside the whole region's painted map, too)
+    pred[4:8, 5:7] = 2  # the enhancing band predicted as core: whole and core still right
+    dice = case_dice(pred, label, classes, regions)
+    assert dice[1] == pytest.approx(2 * 128 / (130 + 128)) and dice[3] == 0.0  # the speck: 2 voxels (z 0, 1)
+    assert math.isnan(case_dice(np.zeros_like(pred), np.zeros_like(label), [3], regions)[3])
+    (tmp_path / "oof").mkdir()
+    save(tmp_path / "oof" / "c0.nii.gz", pred)
+    cases = [[{"case_id": "c0", "label": save(tmp_path / "c0_label.nii.gz", label)}]]
+    out = score_configuration(Configuration("unet", 2), ["r0"], cases, [tmp_path / "oof"], classes, regions=regions)
+    assert out.decision.classes == [2]
+    assert out.fold_dice_pp[0] > out.fold_dice[0]
