@@ -19,6 +19,7 @@ runs/benchmark_accuracy, gitignored) holds the data in the nnU-Net layout, the r
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -151,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nnU-Net skipped: no environment at {args.nnunet_env} (make it with "
               f"../shared/tools/nnunet_peer_env.sh {args.nnunet_env}); budget {args.budget:.0f} s")
     extra = args.ours_extra.split() if args.ours_extra else []
+    # each set of overrides trains in folders of its own (two runs with different --ours_extra share a work folder)
+    extra_tag = "_x" + hashlib.sha1(args.ours_extra.encode()).hexdigest()[:8] if extra else ""
 
     def record(entry: dict) -> None:
         results.append(entry)
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             for contender, variant in contenders:
                 if (name, contender, seed) in done:
                     continue
-                tag = ("ours_unet" if variant is None else "ours_" + Path(variant).parts[-3]) + ("_x" if extra else "")
+                tag = ("ours_unet" if variant is None else "ours_" + Path(variant).parts[-3]) + extra_tag
                 run = accuracy.run_ours(data, work / "runs" / f"{name}_{tag}_{seed}", budget, seed,
                                         features=args.features, iterations_per_epoch=args.iterations_per_epoch,
                                         variant=variant, extra=extra, fingerprint_dir=work / "fingerprints",

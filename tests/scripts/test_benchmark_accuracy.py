@@ -103,6 +103,28 @@ def test_quick_mode_runs_ours_and_basic_unet(tmp_path, capsys, monkeypatch):
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 2
 
 
+def test_each_ours_extra_trains_in_folders_of_its_own(tmp_path, monkeypatch):
+    """Two runs with different --ours_extra in one work folder must not share run folders (the second would find
+    the first one's results and refuse to write over them)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import benchmark_accuracy
+
+    folders = []
+
+    def fake_run_ours(data, run_dir, budget, seed, **kwargs):
+        folders.append((run_dir, tuple(kwargs["extra"])))
+        return {"pred_dir": str(run_dir), "iterations": 1, "train_seconds": budget, "command": "x"}
+
+    monkeypatch.setattr(accuracy, "run_ours", fake_run_ours)
+    monkeypatch.setattr(accuracy, "score_predictions", lambda pred_dir, data: {"dice": 0.5, "iou": 0.3, "cases": 2})
+    for extra in ("--learning_rate 1e-3", "--learning_rate 3e-3", ""):
+        assert benchmark_accuracy.main(["--quick", "--work_dir", str(tmp_path), "--seeds", "0", "--no_basic_unet",
+                                        "--ours_extra", extra]) == 0
+    assert [e for _, e in folders] == [("--learning_rate", "1e-3"), ("--learning_rate", "3e-3"), ()]
+    assert len({d for d, _ in folders}) == 3
+    assert folders[2][0].name == "mri_ours_unet_0"  # no extra: the folder name of before
+
+
 def test_ours_with_fixed_epochs_has_no_time_limit(tmp_path, monkeypatch):
     """`run_ours(epochs=N)` trains exactly N epochs (no wall-time budget); the default trains for the budget."""
     commands = []
