@@ -152,12 +152,10 @@ def case_dice(
     """Dice of each class (label value) of one case; NaN where the class is absent from both (nnU-Net leaves such
     a case out of that class's mean). With ``regions`` (``experiments.postprocessing.Regions``), ``classes`` are
     values of ``regions_class_order`` and each region is scored whole (its mask read back from both maps)."""
-    from experiments.postprocessing import mask_dice
+    from experiments.postprocessing import class_mask, mask_dice
 
     nan = float("nan")
-    if regions is None:
-        return {int(c): mask_dice(pred == c, label == c, empty=nan) for c in classes}
-    return {int(c): mask_dice(regions.mask(pred, c), regions.mask(label, c), empty=nan) for c in classes}
+    return {int(c): mask_dice(class_mask(pred, c, regions), class_mask(label, c, regions), empty=nan) for c in classes}
 
 
 def _mean_over_classes(rows: Sequence[dict[int, float]], classes: Sequence[int]) -> float:

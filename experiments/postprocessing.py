@@ -16,7 +16,8 @@ import torch
 from monai.transforms import KeepLargestConnectedComponent
 
 __all__ = [
-    "ComponentDecision", "Regions", "decide_largest_component", "dice_of_class", "keep_largest_component", "mask_dice",
+    "ComponentDecision", "Regions", "class_mask", "decide_largest_component", "dice_of_class", "keep_largest_component",
+    "mask_dice",
 ]
 
 
@@ -72,6 +73,11 @@ class Regions:
         for m, value in zip(masks, self.order):
             out[m] = value
         return out
+
+
+def class_mask(label_map: np.ndarray, value: int, regions: Regions | None = None) -> np.ndarray:
+    """Where a label map holds class ``value``; with ``regions``, the region painted as ``value`` (:meth:`Regions.mask`)."""
+    return label_map == value if regions is None else regions.mask(label_map, value)
 
 
 def _largest(mask: np.ndarray) -> np.ndarray:
@@ -143,13 +149,10 @@ def decide_largest_component(
         raise ValueError(f"need as many predictions as labels (got {len(predictions)} and {len(labels)}), at least one.")
     decision = ComponentDecision()
     for c in classes:
-        if regions is None:
-            before = [dice_of_class(p, g, c) for p, g in zip(predictions, labels)]
-            after = [dice_of_class(keep_largest_component(p, [c]), g, c) for p, g in zip(predictions, labels)]
-        else:
-            before = [mask_dice(regions.mask(p, c), regions.mask(g, c)) for p, g in zip(predictions, labels)]
-            after = [mask_dice(regions.mask(keep_largest_component(p, [c], regions), c), regions.mask(g, c))
-                     for p, g in zip(predictions, labels)]
+        truth = [class_mask(g, c, regions) for g in labels]
+        before = [mask_dice(class_mask(p, c, regions), t) for p, t in zip(predictions, truth)]
+        after = [mask_dice(class_mask(keep_largest_component(p, [c], regions), c, regions), t)
+                 for p, t in zip(predictions, truth)]
         decision.dice_before[c] = float(np.mean(before))
         decision.dice_after[c] = float(np.mean(after))
         if decision.dice_after[c] > decision.dice_before[c] + min_gain:
