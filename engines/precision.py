@@ -15,10 +15,12 @@ import logging
 from typing import Any
 
 import torch
+from ignite.engine import Events
 from monai.engines import SupervisedEvaluator, SupervisedTrainer
 from monai.inferers import Inferer
 
 from inferers.autocast import AutocastInferer
+from networks.fusion import fuse_for_inference
 
 from .auto_precision import choose_precision, is_auto
 from .flags import as_flag as _as_flag
@@ -164,18 +166,30 @@ class MixedPrecisionEvaluator(SupervisedEvaluator):
     On CUDA MONAI's own ``torch.autocast("cuda", dtype=...)`` is used; elsewhere the inferer is wrapped by
     :class:`AutocastInferer` (bfloat16). Predictions reach post-processing and metrics as float32 on CPU.
 
+    With ``fuse`` each run infers with a copy of the network made when the run starts, after the handlers that
+    load a checkpoint (:func:`networks.fusion.fuse_for_inference`: batch norm folded into its convolution,
+    activations in place); ``engine.network`` is that copy during the run and the trained network again after it,
+    so training, checkpoints and optimisers never see the copy. Under ``DistributedDataParallel`` the buffers (batch
+    norm statistics) are first broadcast from rank 0, as the wrapper's forward does.
+
     Args:
         amp: mixed precision on or off; a bool or the strings ``"true"``/``"false"`` of the command line; ``"auto"``:
             the fastest the device supports (:mod:`engines.auto_precision`), logged with its reason.
         amp_dtype: ``"auto"`` (float16 on CUDA, bfloat16 on CPU), ``"float16"`` (CUDA only) or ``"bfloat16"``.
         channels_last: store weights and run convolutions in channels-last order (:func:`to_channels_last`);
             ``"auto"``: where the device is fast in it (with ``amp: auto``'s rule).
+        fuse: infer with a fused copy of the network (above); False runs the network as given.
         kwargs: the keyword arguments of ``SupervisedEvaluator`` (device, val_data_loader, network, inferer, ...);
             ``amp_kwargs`` is derived from ``amp_dtype`` and not accepted.
     """
 
     def __init__(
-        self, amp: bool | str = False, amp_dtype: str | torch.dtype = "auto", channels_last: bool | str = False, **kwargs
+        self,
+        amp: bool | str = False,
+        amp_dtype: str | torch.dtype = "auto",
+        channels_last: bool | str = False,
+        fuse: bool | str = True,
+        **kwargs,
     ) -> None:
         if "amp_kwargs" in kwargs:
             raise ValueError("MixedPrecisionEvaluator sets amp_kwargs from amp_dtype; do not pass amp_kwargs.")
@@ -187,3 +201,24 @@ class MixedPrecisionEvaluator(SupervisedEvaluator):
         to_channels_last(self.network, self.channels_last)
         if self.amp_dtype is not None and not monai_amp:
             self.inferer = AutocastInferer(self.inferer, torch.device(kwargs["device"]).type, self.amp_dtype)
+        self.fuse = _as_flag(fuse, "fuse")
+        self._trained: torch.nn.Module | None = None
+        if self.fuse:  # after the handlers given (a CheckpointLoader loads the weights at STARTED first)
+            self.add_event_handler(Events.STARTED, self._fuse)
+
+    def _fuse(self, engine) -> None:
+        self._trained = ddp = self.network
+        if isinstance(ddp, torch.nn.parallel.DistributedDataParallel) and ddp.broadcast_buffers:
+            # what the wrapper's own forward would do: every rank validates with rank 0's batch-norm statistics
+            for buffer in ddp.module.buffers():
+                torch.distributed.broadcast(buffer, src=0, group=ddp.process_group)
+        self.network, _ = fuse_for_inference(ddp)
+        to_channels_last(self.network, self.channels_last)
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """``SupervisedEvaluator.run``; the trained network is ``self.network`` again afterwards (also on errors)."""
+        try:
+            super().run(*args, **kwargs)
+        finally:
+            if self._trained is not None:
+                self.network, self._trained = self._trained, None

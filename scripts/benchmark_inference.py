@@ -16,7 +16,7 @@ run, and the network stage alone at other numbers of slices per call (``--batch_
 With ``--crop`` it measures instead the foreground crop (``inferers.ForegroundCropInferer`` around the slice
 inferer: the network sees only the slices and the in-plane box of the non-zero voxels, the rest is filled with a
 background logit) on and off, with the bundle's default precision (``amp: auto``) and with float32, end to end and
-the network stage alone, on a BraTS-like volume whose brain fills ``--brain_box`` voxels (real BraTS: about
+the network stage alone, and with the evaluator's fused network copy off (``fuse``: :mod:`networks.fusion`), on a BraTS-like volume whose brain fills ``--brain_box`` voxels (real BraTS: about
 140 x 170 x 140 of 240 x 240 x 155); it writes the ``inference_crop`` section.
 
 Examples:
@@ -291,6 +291,8 @@ def brats_network_stage(volume: np.ndarray, args, choice, times: dict, quick: bo
 def crop_benchmark(args) -> int:
     """The foreground crop on and off, amp auto and fp32: end to end and the network stage, interleaved rounds."""
     from engines.auto_precision import choose_precision
+    from engines.precision import to_channels_last
+    from networks.fusion import fuse_for_inference
 
     overrides: dict = {}
     shape, box = tuple(args.spatial_size), tuple(args.brain_box)
@@ -299,6 +301,7 @@ def crop_benchmark(args) -> int:
         overrides = {"target_params": 0, "features": 4, "roi_size": [32, 32], "batch_size": 4}
     precisions = {"amp auto": {}, "fp32": {"amp": False, "channels_last": False}}
     configs = {f"{p}, crop {c}": (p, c) for p in precisions for c in ("off", "on")}
+    configs["amp auto, crop on, unfused"] = ("amp auto", "on")  # the evaluator's fusion off (fuse: false)
     choice = choose_precision("cpu", "auto", "auto", "auto")
     times: dict[str, list[tuple[float, float]]] = {}
     loads = [load()]
@@ -309,6 +312,7 @@ def crop_benchmark(args) -> int:
         for name, (p, c) in configs.items():
             parser = bundle_parser(data_dir, f"{tmp}/pred {name}", f"{tmp}/models", "auto", {**overrides, **precisions[p]})
             parser["crop_foreground"] = c == "on"  # the bundle's own switch (validate#slice_inferer's crop)
+            parser["infer"]["evaluator"]["fuse"] = not name.endswith("unfused")
             parsers[name] = parser
         first = next(iter(parsers.values()))
         image_path = first.get_parsed_content("infer_files")[0]["image"]
@@ -327,8 +331,9 @@ def crop_benchmark(args) -> int:
         for _ in range(args.rounds):
             for name, ev in evaluators.items():
                 _timed(ev.run, times, f"e2e {name}")
-                with torch.no_grad():
-                    logits[name] = _timed(lambda: ev.inferer(item["image"][None], ev.network), times, f"net {name}")
+                with torch.no_grad():  # the network the evaluator runs: a fused copy unless fuse is off
+                    net = to_channels_last(fuse_for_inference(ev.network)[0], ev.channels_last) if ev.fuse else ev.network
+                    logits[name] = _timed(lambda: ev.inferer(item["image"][None], net), times, f"net {name}")
         crop = _crop_inferer(evaluators["fp32, crop on"].inferer)
         z0, z1 = crop.last_box[0][2], crop.last_box[1][2]
         inferred = tuple(item["image"].shape[1:])
@@ -356,19 +361,22 @@ def crop_benchmark(args) -> int:
         f"Load: {loads[0]} (start); {loads[-1]} (end) (the benchmark's own 2 threads count in the end figure; "
         "compare the rows with each other, and load well above 2 means other jobs shared the machine).",
         "",
-        "| precision | crop | end to end s | end to end CPU s | network stage s | network stage CPU s | CPU speed-up by the crop (end to end, network) |",
+        "| precision | crop | end to end s | end to end CPU s | network stage s | network stage CPU s | CPU speed-up over crop off (end to end, network) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for p in precisions:
-        for c in ("off", "on"):
-            e, n, e0, n0 = med[f"e2e {p}, crop {c}"], med[f"net {p}, crop {c}"], med[f"e2e {p}, crop off"], med[f"net {p}, crop off"]
-            lines.append(f"| {p} | {c} | {e[0]:.2f} | {e[1]:.2f} | {n[0]:.2f} | {n[1]:.2f} | {e0[1] / e[1]:.2f}x, {n0[1] / n[1]:.2f}x |")
+    for name, (p, c) in configs.items():
+        e, n, e0, n0 = med[f"e2e {name}"], med[f"net {name}"], med[f"e2e {p}, crop off"], med[f"net {p}, crop off"]
+        crop_cell = c + (", fusion off" if name.endswith("unfused") else "")
+        lines.append(f"| {p} | {crop_cell} | {e[0]:.2f} | {e[1]:.2f} | {n[0]:.2f} | {n[1]:.2f} | {e0[1] / e[1]:.2f}x, {n0[1] / n[1]:.2f}x |")
     lines += [
         "",
         "Crop on vs off inside the box (logits of the network stage; labels: logit > 0): "
         + "; ".join(f"{p} {compare(logits[f'{p}, crop on'], logits[f'{p}, crop off'], region, lambda t: t > 0)}"
                     for p in precisions)  # fmt: skip
-        + ". Outside the box the crop writes background (logit -20), where a trained network predicts background.",
+        + ". Outside the box the crop writes background (logit -20), where a trained network predicts background. "
+        + "Fused copy (batch norm folded, activations in place; the evaluators' default) vs the network itself, amp "
+        + f"auto, crop on: {compare(logits['amp auto, crop on'], logits['amp auto, crop on, unfused'], region, lambda t: t > 0)}"
+        + " of the voxels labelled differently (bfloat16 rounds the folded weights differently).",
         "",
         brats_text,
         "",

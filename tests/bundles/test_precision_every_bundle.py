@@ -1,6 +1,7 @@
 """`--amp true --amp_dtype bfloat16` reaches validation, evaluation and inference of every bundle (BraTS included):
 each workflow's evaluator is the shared MixedPrecisionEvaluator, its inferer runs under bfloat16 autocast, and
-its predictions come out float32. Configs are parsed, not run (tiny synthetic twins, networks of width 4)."""
+its predictions come out float32; `--fuse_inference false` reaches them too (the default: a fused network copy).
+Configs are parsed, not run (tiny synthetic twins, networks of width 4)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def test_amp_bfloat16_reaches_validation_evaluation_and_inference(bundle, datase
             parser.update(
                 {"dataset_dir": str(datasets[data_format]), "output_dir": str(tmp_path / f"{workflow}_{amp}"),
                  "ckpt_dir": str(tmp_path / "models"), "device": "cpu", "amp": amp, "amp_dtype": "bfloat16",
-                 "channels_last": "false", **tiny}
+                 "channels_last": "false", **({"fuse_inference": False} if amp == "false" else {}), **tiny}
             )  # fmt: skip
             for _ in range(2):  # macros inside macro-loaded blocks (evaluate_2d.yaml's), as MONAI's CLI resolves them
                 parser.resolve_macro_and_relative_ids()
@@ -72,6 +73,7 @@ def test_amp_bfloat16_reaches_validation_evaluation_and_inference(bundle, datase
         where = f"{bundle} {workflow} ({evaluator_id})"
         assert isinstance(on, MixedPrecisionEvaluator) and isinstance(off, MixedPrecisionEvaluator), where
         assert on.amp_dtype == torch.bfloat16 and off.amp_dtype is None, where
+        assert on.fuse is True and off.fuse is False, where
         assert isinstance(on.inferer, AutocastInferer) and on.inferer.dtype == torch.bfloat16, where
         assert not isinstance(off.inferer, AutocastInferer) and type(on.inferer.inferer) is type(off.inferer), where
         if data_format in ("msd", "brats2020"):  # volumes: the non-zero box, then the adaptive slice inferer

@@ -175,3 +175,44 @@ def test_cuda_routing_without_a_gpu():
     assert _plan("cuda", "False", "float16", trainer_dtypes) == (None, False, None)
     with pytest.raises(ValueError, match="amp must be true or false"):
         _plan("cpu", "maybe", "auto", trainer_dtypes)
+
+
+def test_evaluator_infers_with_a_fused_copy_of_the_weights_loaded_at_start():
+    """fuse (the default): the run infers with a copy made after the STARTED handlers (where a CheckpointLoader loads
+    the weights), with batch norm folded; its predictions are those of the loaded network; afterwards
+    engine.network is the trained network again, unchanged, also when the run fails."""
+    net = tiny_unet().eval()
+    g = torch.Generator().manual_seed(2)
+    volumes = [{"image": torch.randn(2, 32, 32, 3, generator=g), "label": torch.zeros(1, 32, 32, 3)}]
+    loaded = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v for k, v in net.state_dict().items()}
+
+    class LoadAtStart:  # stands in for MONAI's CheckpointLoader (attached at STARTED, before the engine's own handler)
+        def attach(self, engine):
+            engine.add_event_handler(Events.STARTED, lambda _: net.load_state_dict(loaded))
+
+    seen: list = []
+
+    def evaluator(fuse, loader=DataLoader(Dataset(volumes), batch_size=1), handlers=()):
+        ev = MixedPrecisionEvaluator(
+            device="cpu", val_data_loader=loader, network=net, amp=False, fuse=fuse, decollate=False,
+            inferer=SliceInferer(roi_size=(32, 32), spatial_dim=2, sw_batch_size=3, progress=False),
+            val_handlers=list(handlers),
+        )  # fmt: skip
+        ev.add_event_handler(Events.ITERATION_COMPLETED, lambda e: seen.append((e.network, e.state.output["pred"])))
+        return ev
+
+    evaluator("false").run()
+    initial = seen.pop()[1]
+    fused_ev = evaluator(True, handlers=[LoadAtStart()])
+    fused_ev.run()
+    used, pred = seen.pop()
+    assert used is not net and not any(isinstance(m, torch.nn.BatchNorm2d) for m in used.modules())
+    assert fused_ev.network is net and any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    evaluator(False).run()  # the loaded network itself
+    torch.testing.assert_close(pred, seen.pop()[1], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(pred, initial, atol=1e-3), "the copy holds the weights loaded at STARTED"
+
+    broken = evaluator(True, loader=[{"image": torch.randn(2, 32, 32), "label": None}])  # not a volume: fails
+    with pytest.raises(Exception):
+        broken.run()
+    assert broken.network is net

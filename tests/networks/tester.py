@@ -1,4 +1,5 @@
-"""One shared tester for every network: 2D and 3D, odd sizes, forward/backward, output shape, TorchScript.
+"""One shared tester for every network: 2D and 3D, odd sizes, forward/backward, output shape, the inference copy
+(batch norm folded), TorchScript.
 
 A network's test file only names the constructor and its arguments (segmentation_models_pytorch's
 ``BaseModelTester`` idea); all checks live here.
@@ -42,6 +43,27 @@ def check_torchscript(net: nn.Module, in_channels: int, size: Sequence[int], ato
         torch.testing.assert_close(loaded(x), expected, atol=atol, rtol=1e-4)
 
 
+def check_fusion(net: nn.Module, in_channels: int, size: Sequence[int]) -> dict[str, int]:
+    """The inference copy (:func:`networks.fusion.fuse_for_inference`) computes the network's eval output, and the
+    network itself (weights, buffers, modules, mode) is left exactly as it was."""
+    from networks.fusion import fuse_for_inference
+
+    mode = net.training
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    kinds = [type(m) for m in net.modules()]
+    fused, counts = fuse_for_inference(net)
+    x = torch.randn(1, in_channels, *size)
+    with torch.no_grad():
+        expected = net.eval()(x)
+        got = fused(x)
+    net.train(mode)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    assert [type(m) for m in net.modules()] == kinds and net.training == mode
+    after = net.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    return counts
+
+
 def check_network(
     build: Callable[..., nn.Module],
     kwargs: dict,
@@ -79,6 +101,7 @@ def check_network(
             with torch.no_grad():
                 single = net(torch.randn(1, in_channels, *size))
             assert list(single.shape) == [1, out_channels, *out_size], f"{dims}D eval: got {tuple(single.shape)}"
+        check_fusion(net, in_channels, size)
         if script:
             check_torchscript(net, in_channels, size)
         if expected_params is not None and dims == 2:
