@@ -38,6 +38,7 @@ from engines.overlay import (  # noqa: E402
     error_rgba,
     overlay_figure,
     pick_slice,
+    save_figure,
 )
 
 __all__ = [
@@ -224,19 +225,6 @@ def gallery_figure(cases: Sequence[Mapping[str, Any]], title: str = ""):
         fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
-
-
-def save_figure(
-    fig, path: str | os.PathLike, writer=None, tag: str | None = None, step: int = 0, dpi: int = 80
-) -> Path:
-    """Write ``fig`` as PNG at ``path`` and, with a TensorBoard ``writer``, as image ``tag``; close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    if writer is not None:
-        writer.add_figure(tag or path.stem, fig, global_step=step, close=False)
-    plt.close(fig)
-    return path
 
 
 def _channel_names(parser) -> list[str] | None:

@@ -20,6 +20,7 @@ from .figures import (
     overlay_figure,
     pick_slice,
     region_index_map,
+    save_figure,
     window,
 )
 from .handlers import MultiClassOverlayHandler, SegmentationOverlayHandler
@@ -46,5 +47,6 @@ __all__ = [
     "overlay_figure",
     "pick_slice",
     "region_index_map",
+    "save_figure",
     "window",
 ]

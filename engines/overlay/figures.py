@@ -9,7 +9,9 @@ at the bottom left, the radiological view) or ``"rows_columns"`` (a TIFF/PNG pag
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -362,3 +364,27 @@ def overlay_figure(
     rows = -(-len(handles) // 4)
     fig.tight_layout(rect=(0, min(0.07 * rows, 0.3), 1, 1))
     return fig
+
+
+def save_figure(
+    fig, path: str | os.PathLike, writer=None, tag: str | None = None, step: int = 0, dpi: int = 80
+) -> Path:
+    """Write ``fig`` as PNG at ``path`` and, with a TensorBoard ``writer``, as image ``tag`` at ``step``; close it.
+
+    The figure is rendered once, at ``dpi``, for both (``savefig`` and TensorBoard's ``add_figure`` would each
+    draw it again).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = np.asarray(canvas.buffer_rgba())[..., :3]
+    Image.fromarray(rgb).save(path)
+    if writer is not None:
+        writer.add_image(tag or path.stem, rgb, global_step=step, dataformats="HWC")
+    plt.close(fig)
+    return path

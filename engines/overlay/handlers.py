@@ -8,12 +8,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
-from engines.overlay.figures import BINARY_CLASSES, class_index_map, overlay_figure, pick_slice
+from engines.overlay.figures import BINARY_CLASSES, class_index_map, overlay_figure, pick_slice, save_figure
 
 __all__ = ["MultiClassOverlayHandler", "SegmentationOverlayHandler"]
 
@@ -159,17 +158,14 @@ class SegmentationOverlayHandler:
             channel_names=self.channel_names, class_names=self.class_names, array_layout=self.array_layout,
             per_class=self.per_class, regions=self.regions,
         )  # fmt: skip
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        path = self.output_dir / f"{self.tag}_epoch{epoch:03d}.png"
-        fig.savefig(path, dpi=90)
-        if self.log_dir is not None:
-            if self._writer is None:
-                from torch.utils.tensorboard import SummaryWriter
+        if self.log_dir is not None and self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
 
-                self._writer = SummaryWriter(log_dir=self.log_dir)
-            self._writer.add_figure(f"{self.tag}/{self._tensorboard_name}", fig, global_step=epoch)
+            self._writer = SummaryWriter(log_dir=self.log_dir)
+        path = self.output_dir / f"{self.tag}_epoch{epoch:03d}.png"
+        save_figure(fig, path, self._writer, f"{self.tag}/{self._tensorboard_name}", step=epoch, dpi=90)
+        if self._writer is not None:
             self._writer.flush()
-        plt.close(fig)
         self.logger.info(f"{self.tag} picture: {path}")
 
 

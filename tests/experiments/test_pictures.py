@@ -92,9 +92,12 @@ def test_gallery_figure_and_tensorboard_image(tmp_path):
     writer.close()
     with Image.open(path) as png:
         assert png.format == "PNG" and png.size[0] > 100
+        size = png.size
     acc = EventAccumulator(str(tmp_path / "tb"))
     acc.Reload()
     assert acc.Tags()[IMAGES] == ["pictures/gallery"]
+    image = acc.Images("pictures/gallery")[0]
+    assert (image.width, image.height) == size, "one rendering, at the PNG's dpi, for both"
 
 
 def test_read_scalars_merges_files_and_keeps_the_last_value_of_a_step(tmp_path):
