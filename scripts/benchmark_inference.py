@@ -16,8 +16,9 @@ run, and the network stage alone at other numbers of slices per call (``--batch_
 With ``--crop`` it measures instead the foreground crop (``inferers.ForegroundCropInferer`` around the slice
 inferer: the network sees only the slices and the in-plane box of the non-zero voxels, the rest is filled with a
 background logit) on and off, with the bundle's default precision (``amp: auto``) and with float32, end to end and
-the network stage alone, and with the evaluator's fused network copy off (``fuse``: :mod:`networks.fusion`), on a BraTS-like volume whose brain fills ``--brain_box`` voxels (real BraTS: about
-140 x 170 x 140 of 240 x 240 x 155); it writes the ``inference_crop`` section.
+the network stage alone, and with the evaluator's fused network copy off (``fuse``: :mod:`networks.fusion`), on a
+BraTS-like volume whose brain fills ``--brain_box`` voxels (real BraTS: about 140 x 170 x 140 of 240 x 240 x 155); it
+writes the ``inference_crop`` section.
 
 Examples:
     python scripts/benchmark_inference.py           # full, writes docs/benchmarks.md
