@@ -68,11 +68,11 @@ class Regions:
         return np.isin(label_map, self.labels[self.channel(value)])
 
     def paint(self, masks: Sequence[np.ndarray]) -> np.ndarray:
-        """Region masks (channel order) -> label map, as ``transforms.labels.RegionsToLabel``."""
-        out = np.zeros(masks[0].shape, np.int64)
-        for m, value in zip(masks, self.order):
-            out[m] = value
-        return out
+        """Region masks (channel order) -> int64 label map, with inference's own ``transforms.labels.RegionsToLabel``."""
+        from transforms.labels import RegionsToLabel
+
+        stacked = torch.from_numpy(np.stack([np.asarray(m, dtype=np.uint8) for m in masks]))
+        return RegionsToLabel(self.order)(stacked)[0].numpy().astype(np.int64)
 
 
 def class_mask(label_map: np.ndarray, value: int, regions: Regions | None = None) -> np.ndarray:
