@@ -12,8 +12,9 @@ from monai.data import ImageReader, MetaTensor
 from monai.transforms import LoadImaged
 
 from data.errors import DatasetError
-from transforms.checks import ReportsLastFailure
 from data.headers import ITK_SUFFIXES, NIFTI_SUFFIXES, image_suffix
+from data.nifti_reader import NiftiReader
+from transforms.checks import ReportsLastFailure
 
 __all__ = ["AFFINE_TOLERANCE_MM", "READER_BY_SUFFIX", "LoadVolumed"]
 
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # The one reader that reads each format (reader=None): no fallback to another reader when it fails.
 READER_BY_SUFFIX = {
-    **{suffix: "NibabelReader" for suffix in NIFTI_SUFFIXES},
+    **{suffix: "NiftiReader" for suffix in NIFTI_SUFFIXES},
     **{suffix: "ITKReader" for suffix in ITK_SUFFIXES},
     "<folder>": "ITKReader",  # a DICOM series (GDCM)
 }
@@ -133,7 +134,9 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
     header without an error, returning mostly zeros. Given one ``reader``, only that reader is used; with
     ``reader=None`` the reader is chosen by suffix (:data:`READER_BY_SUFFIX`):
 
-    - ``.nii``, ``.nii.gz``: MONAI's ``NibabelReader`` (nibabel);
+    - ``.nii``, ``.nii.gz``: :class:`~data.nifti_reader.NiftiReader`, MONAI's ``NibabelReader`` with ``.gz`` inflated
+      by ISA-L and a file with channels on its last axis returned channel-first, ``(c, x, y, z)`` with
+      ``original_channel_dim`` 0 (after ``EnsureChannelFirstd`` the same tensor and metadata as the stock reader's);
     - ``.nrrd``, ``.nhdr``, ``.mha``, ``.mhd``, ``.dcm`` and a folder holding one DICOM series: ``ITKReader`` (ITK,
       GDCM for DICOM; the voxel order and RAS affine are those nibabel gives for the same volume);
     - anything else (``.png``, ``.jpg``, ``.bmp``, ``.tif``, ``.npy``, ...): ``LoadImage``'s own choice
@@ -148,6 +151,8 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
 
     def __init__(self, keys: Any, reader: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(keys, reader, *args, **kwargs)
+        if reader is None:  # READER_BY_SUFFIX's NIfTI reader, after LoadImage's defaults
+            self._loader.register(NiftiReader())
         single = reader is not None and not isinstance(reader, (list, tuple))
         # LoadImage registers the designated reader after its defaults
         self._loader = _FileNamingLoader(

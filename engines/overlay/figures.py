@@ -37,6 +37,7 @@ __all__ = [
     "error_legend",
     "error_overlay",
     "error_rgba",
+    "foreground_counts",
     "overlay_figure",
     "pick_slice",
     "region_index_map",
@@ -99,6 +100,39 @@ def class_index_map(
             out[index == int(value)] = i
         index = out
     return index
+
+
+def foreground_counts(
+    x: np.ndarray, axis: int, label_values: Sequence[int] | None = None, binary: bool = False, regions: bool = False
+) -> np.ndarray:
+    """Foreground voxels of every slice of channel-first data along spatial ``axis``: the voxels whose
+    :func:`class_index_map` is not 0 (``regions``: the region voxels above 0.5, summed over the regions), counted
+    without building the whole map, so that a picture can choose its slice first and convert only that slice.
+
+    Args:
+        x: ``(C, *spatial)`` as :func:`class_index_map` takes it (``regions``: ``(R, *spatial)``).
+        axis: spatial axis of the slices (0 = the first axis after the channels).
+        label_values, binary: as :func:`class_index_map`.
+        regions: ``x`` holds region channels.
+
+    Returns:
+        int64 array of length ``x.shape[axis + 1]``.
+    """
+    x = np.asarray(x)
+    if regions:
+        foreground = x > 0.5
+    elif x.shape[0] > 1:  # argmax is not 0: some class beats channel 0 (argmax gives ties to the first channel)
+        foreground = x[1:].max(axis=0) > x[0]
+    elif binary and label_values is None:
+        foreground = x[0] > 0.5
+    elif label_values is None:
+        foreground = np.rint(x[0]) != 0
+    else:  # the last listed index of a value wins in class_index_map
+        last = {int(v): i for i, v in enumerate(label_values)}
+        foreground = np.isin(np.rint(x[0]), [v for v, i in last.items() if i > 0])
+    spatial = axis % (x.ndim - 1) + foreground.ndim - (x.ndim - 1)
+    other = tuple(i for i in range(foreground.ndim) if i != spatial)
+    return foreground.sum(axis=other, dtype=np.int64)
 
 
 def region_index_map(regions: np.ndarray) -> np.ndarray:

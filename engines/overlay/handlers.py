@@ -12,16 +12,25 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
-from engines.overlay.figures import BINARY_CLASSES, class_index_map, overlay_figure, pick_slice, save_figure
+from engines.overlay.figures import (
+    BINARY_CLASSES,
+    class_index_map,
+    foreground_counts,
+    overlay_figure,
+    pick_slice,
+    save_figure,
+)
 
 __all__ = ["MultiClassOverlayHandler", "SegmentationOverlayHandler"]
 
 
 def _numpy(x) -> np.ndarray | None:
+    """``x`` as a NumPy array without a copy where possible (bfloat16, which NumPy lacks, becomes float32)."""
     if x is None:
         return None
     if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().float().numpy()
+        x = x.detach().cpu()
+        x = (x.float() if x.dtype == torch.bfloat16 else x).numpy()
     return np.asarray(x)
 
 
@@ -128,30 +137,44 @@ class SegmentationOverlayHandler:
         self._item = self._capture_item(engine, output[0] if isinstance(output, (list, tuple)) else output)
 
     def _capture_item(self, engine: Engine, item: dict) -> dict:
-        """``image`` (C, *spatial) and ``label``/``pred`` as (*spatial) class-index maps (regions: (R, *spatial)
-        boolean masks) as NumPy arrays, the case ``name``."""
-        image_key, label_key, pred_key = self.keys
+        """``image`` (C, *spatial) and ``label``/``pred`` (channel-first, as the engine gives them) as NumPy arrays,
+        no copies, and the case ``name``; :meth:`_draw` converts only the slice it draws."""
+        image = item.get(self.keys[0])
+        arrays = {key: _numpy(item.get(k)) for key, k in zip(("image", "label", "pred"), self.keys)}
+        return {**arrays, "name": _case_name(engine, item, image)}
+
+    def _classes(self, x: np.ndarray | None) -> np.ndarray | None:
+        """Channel-first ``x`` -> the (*spatial) class-index map (regions: (R, *spatial) boolean masks)."""
+        if x is None:
+            return None
         if self.regions:
-            label, pred = (None if x is None else x > 0.5 for x in (_numpy(item.get(k)) for k in (label_key, pred_key)))
-        else:
-            binary = len(self.class_names) == 2
-            maps = (class_index_map(_numpy(item.get(k)), self.label_values, binary) for k in (label_key, pred_key))
-            label, pred = maps
-        image = item.get(image_key)
-        return {"image": _numpy(image), "label": label, "pred": pred, "name": _case_name(engine, item, image)}
+            return np.asarray(x) > 0.5
+        return class_index_map(np.asarray(x, dtype=np.float32), self.label_values, len(self.class_names) == 2)
+
+    def _slice_index(self, label: np.ndarray | None, pred: np.ndarray | None, image: np.ndarray) -> int:
+        """The slice with the most ground-truth foreground (the prediction's if the label has none; the middle
+        slice if neither has any), counted on the channel-first arrays (:func:`foreground_counts`)."""
+        binary = len(self.class_names) == 2
+        if label is not None:
+            counts = foreground_counts(label, self.axis, self.label_values, binary, self.regions)
+            if counts.any():
+                return int(np.argmax(counts))
+        if pred is not None:
+            counts = foreground_counts(pred, self.axis, self.label_values, binary, self.regions)
+            return int(np.argmax(counts)) if counts.any() else len(counts) // 2
+        return pick_slice(image[0], axis=self.axis)
 
     def _draw(self, engine: Engine) -> None:
         if self._item is None or self._item["image"] is None:
             return
         image, label, pred = self._item["image"], self._item["label"], self._item["pred"]
         where = ""
-        if image.ndim == 4:  # (C, X, Y, Z): choose a slice
-            lead = 1 if self.regions else 0  # region masks keep their channel axis
-            ref = label if label is not None and label.any() else pred
-            z = pick_slice(ref if ref is not None else image[0], axis=self.axis + lead)
-            image = np.take(image, z, axis=self.axis + 1)
-            label, pred = (None if a is None else np.take(a, z, axis=self.axis + lead) for a in (label, pred))
+        if image.ndim == 4:  # (C, X, Y, Z): choose a slice, then convert only that slice
+            z = self._slice_index(label, pred, image)
+            image, label, pred = (None if a is None else np.take(a, z, axis=self.axis + 1) for a in (image, label, pred))
             where = f" slice {z}"
+        image = np.asarray(image, dtype=np.float32)
+        label, pred = self._classes(label), self._classes(pred)
         epoch = engine.state.epoch
         fig = overlay_figure(
             image, label, pred, title=f"{self.tag} epoch {epoch}: {self._item['name']}{where}",

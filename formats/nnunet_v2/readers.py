@@ -19,6 +19,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
 from data.errors import DatasetError
+from data.nifti_reader import NiftiReader
 
 __all__ = [
     "FILE_ENDINGS_2D",
@@ -85,7 +86,7 @@ def read_channel_file(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             return _read_2d(p).astype(np.float32), np.eye(4)
         from monai.transforms import LoadImage
 
-        reader = "NibabelReader" if name.endswith((".nii", ".nii.gz")) else "ITKReader"
+        reader = NiftiReader() if name.endswith((".nii", ".nii.gz")) else "ITKReader"
         img = LoadImage(reader=reader, image_only=True, dtype=np.float32)(str(p))
         arr = np.asarray(img)
         affine = np.asarray(img.affine, dtype=np.float64)

@@ -19,6 +19,7 @@ from engines.overlay import (
     class_colour,
     class_dice,
     class_index_map,
+    foreground_counts,
     error_overlay,
     overlay_figure,
     pick_slice,
@@ -130,6 +131,33 @@ def test_class_maps_from_one_hot_masks_and_brats_labels():
     assert class_index_map(brats, [0, 1, 2, 4]).tolist() == [[0, 1], [2, 3]]
     assert class_index_map(np.array([[[0.2, 0.7], [255.0, 0.0]]]), binary=True).tolist() == [[0, 1], [1, 0]]
     assert class_index_map(None) is None
+
+
+@pytest.mark.parametrize("kind", ["scores", "binary", "labels", "brats", "regions"])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_foreground_counts_count_the_class_map_without_building_it(kind, axis):
+    """Per-slice counts equal the foreground of class_index_map (region masks: their voxels), ties included."""
+    rng = np.random.default_rng(axis)
+    shape = (5, 6, 7)
+    label_values = None
+    if kind == "scores":  # argmax ties go to channel 0: rounded scores make ties frequent
+        x = np.round(rng.random((3, *shape)), 1)
+    elif kind == "binary":
+        x = rng.random((1, *shape))
+    elif kind == "labels":
+        x = rng.integers(0, 3, (1, *shape)).astype(np.float32)
+    elif kind == "brats":  # 3 is no listed value (class 0); 4 is class 3
+        x, label_values = rng.choice([0, 1, 2, 3, 4], (1, *shape)).astype(np.float32), [0, 1, 2, 4]
+    else:
+        x = rng.random((2, *shape))
+    counts = foreground_counts(x, axis, label_values, binary=kind == "binary", regions=kind == "regions")
+    if kind == "regions":
+        fg = x > 0.5
+        expected = fg.sum(axis=tuple(i for i in range(4) if i != axis + 1))
+    else:
+        fg = class_index_map(x, label_values, binary=kind == "binary") != 0
+        expected = fg.sum(axis=tuple(i for i in range(3) if i != axis))
+    assert counts.tolist() == expected.tolist() and counts.any()
 
 
 def test_pick_slice_most_foreground_or_middle():

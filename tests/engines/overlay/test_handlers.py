@@ -50,6 +50,26 @@ def test_handler_writes_png_and_tensorboard(tmp_path, drawn):
     assert drawn[0]["texts"] == ["image: FLAIR", "ground truth", "prediction", "tumour (Dice 1.000)"]
 
 
+@pytest.mark.parametrize("label_has_foreground", [True, False])
+def test_handler_picks_the_slice_from_the_label_else_the_prediction(tmp_path, drawn, label_has_foreground):
+    """The drawn slice is the label's fullest (the prediction's when the label is empty), and only that slice is
+    converted: the label and prediction drawn are that slice's class maps."""
+    image = torch.rand(2, 8, 8, 5)
+    label = torch.zeros(1, 8, 8, 5, dtype=torch.uint8)
+    if label_has_foreground:
+        label[:, 1:6, 1:6, 1] = 1
+    pred = torch.zeros(1, 8, 8, 5)
+    pred[:, 2:7, 2:7, 3] = 0.9
+    engine = Engine(lambda e, b: [{"image": image, "label": label, "pred": pred}])
+    SegmentationOverlayHandler(output_dir=str(tmp_path), tag="val").attach(engine)
+    engine.run([0], max_epochs=1)
+    z = 1 if label_has_foreground else 3
+    assert drawn[0]["title"].endswith(f"slice {z}")
+    assert np.array_equal(drawn[0]["image"], image[..., z].numpy())
+    assert drawn[0]["label"].tolist() == label[0, ..., z].long().tolist()
+    assert drawn[0]["pred"].tolist() == (pred[0, ..., z] > 0.5).long().tolist()
+
+
 def test_handler_2d_without_label_names_a_micrograph_channel(tmp_path, drawn):
     engine = Engine(lambda e, b: {"image": torch.rand(1, 12, 12), "pred": torch.ones(1, 12, 12), "case_id": "img_3"})
     SegmentationOverlayHandler(output_dir=str(tmp_path), tag="infer", channel_names=["DAPI"],
