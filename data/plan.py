@@ -16,10 +16,13 @@ Rules:
   z-score; any other name -> per-case z-score with a warning. The z-score uses the non-zero mask when cropping to
   the non-zero bounding box shrinks the cases by 25 % or more on average (brain MRI);
 - crop to the non-zero bounding box (always);
-- patch size: from the median case shape after cropping and resampling (in-plane axes for 2D), at most 256 per
+- patch size: from the median case shape after cropping and resampling (in-plane axes for 2D), at most 128 per
   axis in 2D and 96 in 3D on the CPU (1024 / 256 with ``gpu_memory_gb``), shrunk on the axis with the largest
-  patch-to-median ratio until the estimated activation memory of a batch of 2 fits the budget; batch size = what
-  the budget holds, at least 2, at most 5 % of the data set's voxels per batch (nnU-Net) or 64 / 16;
+  patch-to-median ratio until the estimated activation memory of a batch of the minimum size fits the budget;
+  batch size = what the budget holds, at most 5 % of the data set's voxels per batch (nnU-Net) or 64 / 16, at least
+  2 (nnU-Net), and at least 4 for 2D on the CPU: there a step costs time in proportion to its voxels, and
+  more, smaller patches per second train better at a wall-time budget than whole-slice pairs (measured on the real
+  nuclei tiles: docs/benchmarks.md);
 - network depth: 2D: poolings (2 on both axes) while the smallest axis stays >= 4 voxels (at most 5), each axis
   rounded up to a multiple of 2 ** depth (``strides`` null). 3D: nnU-Net's per-axis pooling
   (``get_pool_and_conv_props``): at each level an axis is pooled (stride 2, else 1) while its feature map stays
@@ -77,8 +80,10 @@ NONZERO_SHRINK_FOR_MASK = 0.25
 MAX_DEPTH = 5
 MIN_FEATURE_MAP = 4
 CPU_BUDGET_GB = 2.0
-# device -> (max patch side in 2D, in 3D), base features, max batch (2D, 3D)
-_DEVICE = {"cpu": ((256, 96), 16, (64, 16)), "gpu": ((1024, 256), 32, (64, 16))}
+# device -> (max patch side in 2D, in 3D), base features, max batch (2D, 3D), min batch (2D, 3D). On a CPU a step
+# costs time in proportion to its voxels: 2D patches of at most 128 in batches of at least 4 see more independent
+# regions per second than nnU-Net's whole-slice pairs (real nuclei tiles, docs/benchmarks.md)
+_DEVICE = {"cpu": ((128, 96), 16, (64, 16), (4, 2)), "gpu": ((1024, 256), 32, (64, 16), (2, 2))}
 _MAX_FEATURES = 320
 _TENSORS_PER_LEVEL = 12  # stored per voxel and feature at each level: 2 convs x (conv, norm, act) in encoder + decoder
 MR_NAMES = frozenset(
@@ -255,9 +260,9 @@ def plan_patch_and_batch(
     Returns:
         (patch_size, depth, batch_size, warnings, strides).
     """
-    caps, _, max_batch = _DEVICE[device]
+    caps, _, max_batch, min_batch = _DEVICE[device]
     ndim = len(median_shape)
-    cap, max_batch = caps[ndim - 2], max_batch[ndim - 2]
+    cap, max_batch, min_batch = caps[ndim - 2], max_batch[ndim - 2], min_batch[ndim - 2]
     median = np.maximum(np.asarray(median_shape, dtype=np.float64), 1.0)
     patch = [int(max(2 * MIN_FEATURE_MAP, min(int(m), cap))) for m in median]
     warnings: list[str] = []
@@ -271,12 +276,13 @@ def plan_patch_and_batch(
         step = total_strides(strides, depth, ndim)
         # round up to a multiple of the total stride (the patch may exceed the image; it is padded), within the cap
         patch = [min(-(-p // st) * st, cap - cap % st) for p, st in zip(patch, step)]
-        if estimate_memory_gb(patch, 2, depth, features, strides) <= budget_gb:
+        if estimate_memory_gb(patch, min_batch, depth, features, strides) <= budget_gb:
             break
         shrinkable = [a for a in range(ndim) if patch[a] - step[a] >= 2 * MIN_FEATURE_MAP]
         if not shrinkable:
+            need = estimate_memory_gb(patch, min_batch, depth, features, strides)
             warnings.append(
-                f"patch {patch} with batch 2 needs ~{estimate_memory_gb(patch, 2, depth, features, strides):.2f} GB, "
+                f"patch {patch} with batch {min_batch} needs ~{need:.2f} GB, "
                 f"more than the budget {budget_gb} GB, and cannot shrink further"
             )
             break
@@ -285,7 +291,7 @@ def plan_patch_and_batch(
     batch = int(budget_gb // max(estimate_memory_gb(patch, 1, depth, features, strides), 1e-12))
     if dataset_voxels:
         batch = min(batch, int(0.05 * dataset_voxels / float(np.prod(patch))))
-    return patch, depth, int(min(max(batch, 2), max_batch)), warnings, strides
+    return patch, depth, int(min(max(batch, min_batch), max_batch)), warnings, strides
 
 
 def make_plan(
@@ -349,7 +355,7 @@ def make_plan(
     median_shape = [int(v) for v in np.round(np.median(resampled, axis=0))]
     slicing = spatial_dims == 2 and data_dims == 3
     axes = [a for a in range(data_dims) if not (slicing and a == slice_axis)]
-    _, features, _ = _DEVICE[device]
+    features = _DEVICE[device][1]
     # 3D: nnU-Net's per-axis pooling from the target spacing; 2D (slices or 2D data): the isotropic rule
     net_spacing = [target[a] for a in axes] if spatial_dims == 3 else None
     patch, depth, batch, patch_warnings, strides = plan_patch_and_batch(

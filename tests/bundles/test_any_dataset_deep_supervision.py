@@ -1,7 +1,7 @@
 """The generic path's deep supervision (bundles/common/configs/any_dataset.yaml, `default_recipe#deep_supervision`): one
 epoch in-process on the MRI twin trains the modular U-Net with its heads stacked (nnU-Net's loss weights), while
 validation and inference (the saved model loaded into the same network) see one output; switched off from the
-command line's string, no head is built; UNet++ keeps equal weights."""
+command line's string, no head is built; `auto` (the default) builds heads on UNet++ only; UNet++ keeps equal weights."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def record_outputs(network: torch.nn.Module) -> list[tuple[bool, tuple[int, ...]
 def test_one_epoch_trains_the_heads_and_validation_and_inference_see_one_output(mri, tmp_path):
     run = tmp_path / "run"
     with in_root():
-        parser = parser_for([TRAIN, ANY], mri, run)
+        parser = parser_for([TRAIN, ANY], mri, run, **{"default_recipe#deep_supervision": "true"})
         plan = parser.get_parsed_content("data#plan")
         network = parser.get_parsed_content("network")
         loss = parser.get_parsed_content("loss")
@@ -81,7 +81,8 @@ def test_one_epoch_trains_the_heads_and_validation_and_inference_see_one_output(
     assert (run / "models" / "model.pt").is_file()
 
     with in_root():  # inference: the saved model (with its head) loads strictly; one output per window
-        parser = parser_for([TRAIN, ANY, INFERENCE], mri, run, output_dir=str(run / "pred"))
+        parser = parser_for([TRAIN, ANY, INFERENCE], mri, run, output_dir=str(run / "pred"),
+                            **{"default_recipe#deep_supervision": "true"})
         network = parser.get_parsed_content("network")
         calls = record_outputs(network)
         parser.get_parsed_content("infer#evaluator").run()
@@ -95,6 +96,20 @@ def test_switched_off_from_the_command_line_builds_no_head(mri, tmp_path):
         network = parser.get_parsed_content("network_def")
     assert not network.deep_supervision and len(network.ds_heads) == 0
     assert network.train()(torch.zeros(1, 1, 16, 16)).shape == (1, 4, 16, 16)
+
+
+def test_auto_by_default_heads_on_unetplusplus_only(mri, tmp_path):
+    """`auto` (the default): the modular U-Net trains without heads, UNet++ with its own; a bad value is named."""
+    with in_root():
+        unet = parser_for([TRAIN, ANY], mri, tmp_path / "a").get_parsed_content("network_def")
+        unetpp = parser_for([TRAIN, UNETPP, ANY], mri, tmp_path / "b").get_parsed_content("network_def")
+        bad = parser_for([TRAIN, ANY], mri, tmp_path / "c", **{"default_recipe#deep_supervision": "maybe"})
+        with pytest.raises(Exception) as err:
+            bad.get_parsed_content("network_def")
+    cause = err.value.__cause__ or err.value
+    assert "--default_recipe#deep_supervision must be true, false or auto, got 'maybe'" in str(cause)
+    assert not unet.deep_supervision and len(unet.ds_heads) == 0
+    assert unetpp.deep_supervision
 
 
 def test_unetplusplus_keeps_equal_weights(mri, tmp_path):

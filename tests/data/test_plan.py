@@ -88,7 +88,10 @@ def test_2d_data_has_no_slice_axis_and_refuses_3d():
     fp = _fingerprint([[1, 1]] * 2, [[300, 200]] * 2, dims=2, channels=["R", "G"])
     plan = make_plan(fp)
     assert plan["slice_axis"] is None and plan["spatial_dims"] == 2 and plan["in_channels"] == 2
-    assert plan["patch_size"] == [256, 224]  # capped at 256 on the CPU; 200 rounded up to a multiple of 32
+    assert plan["patch_size"] == [128, 128]  # capped at 128 for 2D on the CPU
+    assert plan["batch_size"] == 4  # at least 4 for 2D on the CPU, above the 5 % of 2 x 300 x 200 voxels
+    gpu = make_plan(fp, gpu_memory_gb=24)  # nnU-Net's rule on a GPU: the whole (padded) image, batches of 2 or more
+    assert gpu["patch_size"] == [320, 224] and gpu["batch_size"] == 2
     with pytest.raises(ValueError, match="3 only for 3D data"):
         make_plan(fp, spatial_dims=3)
 
@@ -99,12 +102,12 @@ def test_patch_within_budget_and_divisible(spatial_dims, budget):
     fp = _fingerprint([[1, 1, 1]] * 4, [[160, 180, 150]] * 4)
     plan = make_plan(fp, spatial_dims=spatial_dims, memory_budget_gb=budget)
     patch, depth, strides = plan["patch_size"], plan["depth"], plan["strides"]
-    assert len(patch) == spatial_dims and plan["batch_size"] >= 2
+    assert len(patch) == spatial_dims and plan["batch_size"] >= (4 if spatial_dims == 2 else 2)
     assert (strides is None) == (spatial_dims == 2)  # 3D: per-axis strides; 2D: 2 on every axis
     total = total_strides(strides, depth, spatial_dims)
     assert all(p % t == 0 and p // t >= 4 for p, t in zip(patch, total)) and 1 <= depth <= 5
     assert estimate_memory_gb(patch, plan["batch_size"], depth, plan["features"], strides) <= budget
-    assert max(patch) <= (256 if spatial_dims == 2 else 96)
+    assert max(patch) <= (128 if spatial_dims == 2 else 96)
     if spatial_dims == 2:
         assert len(plan["patch_size"]) == 2
 
