@@ -20,7 +20,7 @@ from monai.engines import SupervisedEvaluator, SupervisedTrainer
 from monai.inferers import Inferer
 
 from inferers.autocast import AutocastInferer
-from networks.fusion import fuse_for_inference
+from networks.fusion import fuse_for_inference, unwrap_ddp
 
 from .auto_precision import choose_precision, is_auto
 from .flags import as_flag as _as_flag
@@ -82,7 +82,7 @@ def to_channels_last(network: torch.nn.Module, enabled: bool | str = True) -> to
         enabled: False (or ``"false"``) returns ``network`` unchanged; ``"auto"``: on where the weights' device is
             fast in it (:func:`engines.auto_precision.choose_precision`).
     """
-    module = network.module if isinstance(network, torch.nn.parallel.DistributedDataParallel) else network
+    module = unwrap_ddp(network)
     if is_auto(enabled):  # the device of the weights decides (engines.auto_precision)
         device = next((p.device for p in module.parameters()), torch.device("cpu"))
         enabled = choose_precision(device, "auto", "auto", "auto").channels_last

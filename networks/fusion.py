@@ -24,13 +24,14 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["fuse_for_inference", "INPLACE_ACTIVATIONS"]
+__all__ = ["fuse_for_inference", "INPLACE_ACTIVATIONS", "unwrap_ddp"]
 
 # activations with an ``inplace`` flag that compute the same in place
 INPLACE_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.Hardtanh, nn.SiLU, nn.Hardswish, nn.Mish)
 
 
-def _unwrap(network: nn.Module) -> nn.Module:
+def unwrap_ddp(network: nn.Module) -> nn.Module:
+    """The module inside a ``DistributedDataParallel`` wrapper, else ``network`` itself."""
     return network.module if isinstance(network, nn.parallel.DistributedDataParallel) else network
 
 
@@ -53,7 +54,7 @@ def fuse_for_inference(network: nn.Module) -> tuple[nn.Module, dict[str, int]]:
     Shape:
         as ``network``.
     """
-    fused = copy.deepcopy(_unwrap(network)).eval()
+    fused = copy.deepcopy(unwrap_ddp(network)).eval()
     counts = {"folded": 0, "inplace": 0}
     for module in fused.modules():
         if not isinstance(module, Convolution) or not isinstance(getattr(module, "adn", None), ADN):
