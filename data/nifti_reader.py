@@ -12,8 +12,8 @@ most of its time in two places (``scripts/benchmark_inference.py --crop`` lists 
   of the channel count. :class:`NiftiReader` returns a file with the channels on its last axis already channel-first
   and C-contiguous, ``(c, x, y, z)`` with ``original_channel_dim`` 0, copied by PyTorch
   (:func:`channel_first_contiguous`): less than a third of the stock copy's time, and each channel one contiguous
-  block. ``EnsureChannelFirst`` then has nothing to move; the values,
-  shape, affine and metadata after it are those of the stock reader.
+  block. ``EnsureChannelFirst`` then has nothing to move; the values, shape, affine and header metadata after it
+  are those of the stock reader (only ``original_channel_dim`` says 0 where the stock reader's says -1).
 
 Everything else (several files stacked as channels, uncompressed ``.nii`` read through a memory map, the header
 corrections, ``as_closest_canonical``) is ``NibabelReader``'s own.
@@ -59,24 +59,29 @@ class NiftiReader(NibabelReader):
             the file is read by ``nibabel.load`` as the stock reader does.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._open_files: list[Any] = []
-
     def read(self, data: Sequence[Any] | Any, **kwargs: Any) -> Any:
-        """The nibabel image of ``data`` (a list of them for several files), as ``NibabelReader.read``."""
+        """The nibabel image of ``data`` (a list of them for several files), as ``NibabelReader.read``.
+
+        A ``.gz`` file is opened with ISA-L and stays open until :meth:`get_data` has read its voxels (nibabel reads
+        them lazily); the handle travels with its image, so one reader serves several threads (MONAI's cache
+        datasets load in a thread pool)."""
         filenames = ensure_tuple(data)
         if fast_gzip is None or kwargs or self.kwargs or not all(str(f).endswith(".gz") for f in filenames):
             return super().read(data, **kwargs)
-        self._close()
         self.filenames = filenames
         images = []
         for name in filenames:
-            handle = fast_gzip.open(str(name), "rb")  # closed in get_data: nibabel reads the voxels lazily
-            self._open_files.append(handle)
-            holder = nib.FileHolder(filename=str(name), fileobj=handle)
-            image = nib.Nifti1Image.from_file_map({"header": holder, "image": holder})
-            images.append(correct_nifti_header_if_necessary(image))
+            handle = fast_gzip.open(str(name), "rb")
+            try:
+                holder = nib.FileHolder(filename=str(name), fileobj=handle)
+                image = nib.Nifti1Image.from_file_map({"header": holder, "image": holder})
+                image = correct_nifti_header_if_necessary(image)
+            except BaseException:
+                handle.close()
+                _close(images)
+                raise
+            image._fast_gzip_handle = handle  # closed by get_data
+            images.append(image)
         return images if len(filenames) > 1 else images[0]
 
     def get_data(self, img: Any) -> tuple[np.ndarray, dict]:
@@ -85,7 +90,7 @@ class NiftiReader(NibabelReader):
         try:
             data, meta = super().get_data(img)
         finally:
-            self._close()
+            _close(ensure_tuple(img))
         channel_dim = meta.get(MetaKeys.ORIGINAL_CHANNEL_DIM)
         spatial = len(meta.get(MetaKeys.SPATIAL_SHAPE, ()))
         if isinstance(data, np.ndarray) and channel_dim == -1 and data.ndim == spatial + 1 >= 3:
@@ -93,6 +98,10 @@ class NiftiReader(NibabelReader):
             meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = 0
         return data, meta
 
-    def _close(self) -> None:
-        while self._open_files:
-            self._open_files.pop().close()
+
+def _close(images: Sequence[Any]) -> None:
+    """Close the ISA-L handles :meth:`NiftiReader.read` attached to ``images``."""
+    for image in images:
+        handle = getattr(image, "_fast_gzip_handle", None)
+        if handle is not None:
+            handle.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Hashable, Mapping, Sequence
@@ -136,7 +137,8 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
 
     - ``.nii``, ``.nii.gz``: :class:`~data.nifti_reader.NiftiReader`, MONAI's ``NibabelReader`` with ``.gz`` inflated
       by ISA-L and a file with channels on its last axis returned channel-first, ``(c, x, y, z)`` with
-      ``original_channel_dim`` 0 (after ``EnsureChannelFirstd`` the same tensor and metadata as the stock reader's);
+      ``original_channel_dim`` 0 (after ``EnsureChannelFirstd`` the same tensor, affine and header metadata as the
+      stock reader's);
     - ``.nrrd``, ``.nhdr``, ``.mha``, ``.mhd``, ``.dcm`` and a folder holding one DICOM series: ``ITKReader`` (ITK,
       GDCM for DICOM; the voxel order and RAS affine are those nibabel gives for the same volume);
     - anything else (``.png``, ``.jpg``, ``.bmp``, ``.tif``, ``.npy``, ...): ``LoadImage``'s own choice
@@ -151,8 +153,9 @@ class LoadVolumed(ReportsLastFailure, LoadImaged):
 
     def __init__(self, keys: Any, reader: Any = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(keys, reader, *args, **kwargs)
-        if reader is None:  # READER_BY_SUFFIX's NIfTI reader, after LoadImage's defaults
-            self._loader.register(NiftiReader())
+        if reader is None:  # READER_BY_SUFFIX's NIfTI reader, after LoadImage's defaults, with their reader arguments
+            own = inspect.signature(LoadImaged.__init__).parameters
+            self._loader.register(NiftiReader(**{k: v for k, v in kwargs.items() if k not in own}))
         single = reader is not None and not isinstance(reader, (list, tuple))
         # LoadImage registers the designated reader after its defaults
         self._loader = _FileNamingLoader(

@@ -171,7 +171,8 @@ class SegmentationOverlayHandler:
         where = ""
         if image.ndim == 4:  # (C, X, Y, Z): choose a slice, then convert only that slice
             z = self._slice_index(label, pred, image)
-            image, label, pred = (None if a is None else np.take(a, z, axis=self.axis + 1) for a in (image, label, pred))
+            image, label, pred = (None if a is None else np.take(a, z, axis=self.axis + 1)
+                                  for a in (image, label, pred))
             where = f" slice {z}"
         image = np.asarray(image, dtype=np.float32)
         label, pred = self._classes(label), self._classes(pred)

@@ -1,7 +1,8 @@
 """The generic path's deep supervision (bundles/common/configs/any_dataset.yaml, `default_recipe#deep_supervision`): one
 epoch in-process on the MRI twin trains the modular U-Net with its heads stacked (nnU-Net's loss weights), while
 validation and inference (the saved model loaded into the same network) see one output; switched off from the
-command line's string, no head is built; `auto` (the default) builds heads on UNet++ only; UNet++ keeps equal weights."""
+command line's string, no head is built; `auto` (the default) builds heads on UNet++ only; UNet++ keeps equal
+weights."""
 
 from __future__ import annotations
 

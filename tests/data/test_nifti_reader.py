@@ -65,6 +65,14 @@ def test_gz_is_inflated_by_isal_and_every_file_is_closed(tmp_path, monkeypatch):
     data, meta = reader.get_data(reader.read(path))
     assert len(opened) == 1 and opened[0].closed and data.shape == (2, 5, 6, 4) and meta["original_channel_dim"] == 0
     np.testing.assert_array_equal(data, np.moveaxis(np.asanyarray(nib.load(path).dataobj), -1, 0))
+    # one reader, reads interleaved (threads of a cache dataset): each image keeps its own open file
+    other = _write(tmp_path / "b.nii.gz", (5, 6, 4, 2))
+    first, second = reader.read(path), reader.read(other)
+    assert not opened[1].closed and not opened[2].closed
+    expected = np.moveaxis(np.asanyarray(nib.load(other).dataobj), -1, 0)
+    np.testing.assert_array_equal(reader.get_data(second)[0], expected)
+    np.testing.assert_array_equal(reader.get_data(first)[0], data)
+    assert opened[1].closed and opened[2].closed
 
 
 def test_without_isal_nibabel_reads_the_file(tmp_path, monkeypatch):
@@ -93,3 +101,13 @@ def test_channel_first_contiguous_copies_any_dtype(dtype):
     out = channel_first_contiguous(data)
     assert out.flags["C_CONTIGUOUS"] and out.shape == (2, 3, 4, 5)
     np.testing.assert_array_equal(out, np.moveaxis(data, -1, 0))
+
+
+def test_reader_arguments_of_load_volumed_reach_the_nifti_reader(tmp_path):
+    """A NibabelReader argument given to LoadVolumed (here `as_closest_canonical`) is the NIfTI reader's too."""
+    path = str(tmp_path / "lps.nii.gz")
+    nib.save(nib.Nifti1Image(np.arange(24, dtype=np.float32).reshape(2, 3, 4), np.diag([-1.0, -1.0, 1.0, 1.0])), path)
+    stock = LoadImaged("image", reader="NibabelReader", as_closest_canonical=True)({"image": path})["image"]
+    ours = LoadVolumed("image", as_closest_canonical=True, allow_missing_keys=True)({"image": path})["image"]
+    assert torch.equal(ours.as_tensor(), stock.as_tensor()) and np.allclose(ours.affine, stock.affine)
+    assert not torch.equal(ours.as_tensor(), LoadVolumed("image")({"image": path})["image"].as_tensor())
