@@ -206,14 +206,21 @@ class MixedPrecisionEvaluator(SupervisedEvaluator):
         if self.fuse:  # after the handlers given (a CheckpointLoader loads the weights at STARTED first)
             self.add_event_handler(Events.STARTED, self._fuse)
 
+    def inference_network(self, network: torch.nn.Module | None = None) -> torch.nn.Module:
+        """The module a run infers with for ``network`` (default: ``self.network``): with ``fuse`` a fused copy in
+        this evaluator's memory layout, else ``network`` itself."""
+        network = self.network if network is None else network
+        if not self.fuse:
+            return network
+        return to_channels_last(fuse_for_inference(network)[0], self.channels_last)
+
     def _fuse(self, engine) -> None:
         self._trained = ddp = self.network
         if isinstance(ddp, torch.nn.parallel.DistributedDataParallel) and ddp.broadcast_buffers:
             # what the wrapper's own forward would do: every rank validates with rank 0's batch-norm statistics
             for buffer in ddp.module.buffers():
                 torch.distributed.broadcast(buffer, src=0, group=ddp.process_group)
-        self.network, _ = fuse_for_inference(ddp)
-        to_channels_last(self.network, self.channels_last)
+        self.network = self.inference_network(ddp)
 
     def run(self, *args: Any, **kwargs: Any) -> None:
         """``SupervisedEvaluator.run``; the trained network is ``self.network`` again afterwards (also on errors)."""

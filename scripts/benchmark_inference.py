@@ -292,8 +292,6 @@ def brats_network_stage(volume: np.ndarray, args, choice, times: dict, quick: bo
 def crop_benchmark(args) -> int:
     """The foreground crop on and off, amp auto and fp32: end to end and the network stage, interleaved rounds."""
     from engines.auto_precision import choose_precision
-    from engines.precision import to_channels_last
-    from networks.fusion import fuse_for_inference
 
     overrides: dict = {}
     shape, box = tuple(args.spatial_size), tuple(args.brain_box)
@@ -333,7 +331,7 @@ def crop_benchmark(args) -> int:
             for name, ev in evaluators.items():
                 _timed(ev.run, times, f"e2e {name}")
                 with torch.no_grad():  # the network the evaluator runs: a fused copy unless fuse is off
-                    net = to_channels_last(fuse_for_inference(ev.network)[0], ev.channels_last) if ev.fuse else ev.network
+                    net = ev.inference_network()
                     logits[name] = _timed(lambda: ev.inferer(item["image"][None], net), times, f"net {name}")
         crop = _crop_inferer(evaluators["fp32, crop on"].inferer)
         z0, z1 = crop.last_box[0][2], crop.last_box[1][2]
