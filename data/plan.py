@@ -11,10 +11,14 @@ Rules:
 - slice axis of a 2D network on 3D data: the coarsest axis of the target spacing (ties, e.g. isotropic data: the
   last axis);
 - normalisation from the channel name (case-insensitive): ``CT`` -> clip to the foreground 0.5 / 99.5 percentiles
-  and z-score with the foreground mean / std of the whole data set; ``noNorm`` -> none; ``rescale_to_0_1`` (and
-  ``rgb_to_0_1``) -> per-case min-max to [0, 1]; ``zscore`` and MR names (T1, T2, FLAIR, ADC, ...) -> per-case
-  z-score; any other name -> per-case z-score with a warning. The z-score uses the non-zero mask when cropping to
-  the non-zero bounding box shrinks the cases by 25 % or more on average (brain MRI);
+  of the whole data set widened on both sides by ``ct_clip_margin`` (default 0.5) times their distance, and
+  z-score with the foreground mean / std of the whole data set (nnU-Net clips at the percentiles themselves,
+  ``ct_clip_margin`` 0: the 1 % outermost foreground voxels then take the value of all darker (brighter) tissue;
+  on the CT twin that cost 0.006-0.008 Dice: docs/benchmarks.md);
+  ``noNorm`` -> none; ``rescale_to_0_1`` (and ``rgb_to_0_1``) -> per-case min-max to [0, 1]; ``zscore`` and MR
+  names (T1, T2, FLAIR, ADC, ...) -> per-case z-score; any other name -> per-case z-score with a warning. The
+  z-score uses the non-zero mask when cropping to the non-zero bounding box shrinks the cases by 25 % or more on
+  average (brain MRI);
 - crop to the non-zero bounding box (always);
 - patch size: from the median case shape after cropping and resampling (in-plane axes for 2D), at most 128 per
   axis in 2D and 96 in 3D on the CPU (1024 / 256 with ``gpu_memory_gb``), shrunk on the axis with the largest
@@ -72,11 +76,13 @@ logger = logging.getLogger(__name__)
 PLAN_KEYS = (
     "dataset", "format", "fingerprint_hash", "spatial_dims", "channel_names", "in_channels", "labels",
     "class_names", "region_based", "out_channels", "activation", "label_values", "regions_class_order",
-    "target_spacing", "resample", "slice_axis", "normalization", "crop_to_nonzero", "median_shape", "patch_size",
-    "batch_size", "depth", "strides", "kernel_sizes", "isotropic_depth", "features", "memory_budget_gb", "device", "warnings",
+    "target_spacing", "resample", "slice_axis", "normalization", "ct_clip_margin", "crop_to_nonzero",
+    "median_shape", "patch_size", "batch_size", "depth", "strides", "kernel_sizes", "isotropic_depth", "features",
+    "memory_budget_gb", "device", "warnings",
 )
 ANISOTROPY_THRESHOLD = 3.0
 NONZERO_SHRINK_FOR_MASK = 0.25
+CT_CLIP_MARGIN = 0.5  # the CT clip window widened by this fraction of its width on each side (nnU-Net: 0)
 MAX_DEPTH = 5
 MIN_FEATURE_MAP = 4
 CPU_BUDGET_GB = 2.0
@@ -96,7 +102,8 @@ def _clean(name: str) -> str:
 
 
 def choose_normalization(
-    channel_names: list[str], intensity: list[dict], nonzero_shrink: float, crop_to_nonzero: bool = True
+    channel_names: list[str], intensity: list[dict], nonzero_shrink: float, crop_to_nonzero: bool = True,
+    ct_clip_margin: float = CT_CLIP_MARGIN,
 ) -> tuple[list[dict], list[str]]:
     """Normalisation entry per channel from its name (see the module docstring).
 
@@ -106,19 +113,31 @@ def choose_normalization(
             ``percentile_99_5``).
         nonzero_shrink: mean fraction of the voxels removed by cropping to the non-zero bounding box.
         crop_to_nonzero: whether the plan crops (the non-zero mask is used only then).
+        ct_clip_margin: a CT channel is clipped to ``[p0.5 - m w, p99.5 + m w]`` with ``w = p99.5 - p0.5``
+            (0: nnU-Net's clip at the percentiles).
 
     Returns:
         The entries and the warnings (unknown names, substitutions).
+
+    Raises:
+        ValueError: a negative or non-finite ``ct_clip_margin``.
     """
+    try:
+        margin = float(ct_clip_margin)
+    except (TypeError, ValueError):
+        margin = math.nan
+    if not (math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"ct_clip_margin must be a finite number >= 0 (0: nnU-Net's clip), got {ct_clip_margin!r}.")
     use_mask = bool(crop_to_nonzero and nonzero_shrink >= NONZERO_SHRINK_FOR_MASK)
     entries, warnings = [], []
     for c, name in enumerate(channel_names):
         key = _clean(name)
         if key == "ct":
             stats = intensity[c]
+            lo, hi = float(stats["percentile_00_5"]), float(stats["percentile_99_5"])
             entries.append({
                 "scheme": "ct",
-                "clip": [float(stats["percentile_00_5"]), float(stats["percentile_99_5"])],
+                "clip": [lo - margin * (hi - lo), hi + margin * (hi - lo)],
                 "mean": float(stats["mean"]),
                 "std": float(max(stats["std"], 1e-8)),
             })
@@ -307,8 +326,8 @@ def make_plan(
         fingerprint: the fingerprint dict.
         spatial_dims: 2 or 3, the network's (default 2; 3 needs 3D data).
         overrides: plan entries to set after planning (any of :data:`PLAN_KEYS`; ``spatial_dims``,
-            ``memory_budget_gb`` and ``device`` are planning inputs and re-plan; ``patch_size`` without ``depth``
-            and ``strides`` recomputes them (3D: per-axis strides from the target spacing) and
+            ``memory_budget_gb``, ``device`` and ``ct_clip_margin`` are planning inputs and re-plan; ``patch_size``
+            without ``depth`` and ``strides`` recomputes them (3D: per-axis strides from the target spacing) and
             ``isotropic_depth``; ``strides`` without ``depth`` sets the depth to its number of levels; ``depth``
             without ``strides`` sets ``strides`` to null, 2 on every axis at every level; new ``strides`` re-plan
             ``kernel_sizes`` unless it is given too).
@@ -332,6 +351,7 @@ def make_plan(
         raise ValueError(f"plan device must be 'cpu' or 'gpu', got {device!r}.")
     spatial_dims = int(overrides.pop("spatial_dims", spatial_dims or 2))
     budget = float(overrides.pop("memory_budget_gb", memory_budget_gb or gpu_memory_gb or CPU_BUDGET_GB))
+    ct_clip_margin = overrides.pop("ct_clip_margin", CT_CLIP_MARGIN)
     data_dims = int(fingerprint["spatial_dims"])
     if spatial_dims not in (2, 3) or spatial_dims > data_dims:
         raise ValueError(
@@ -347,7 +367,7 @@ def make_plan(
     crop = True
     shrink = float(np.mean([1 - np.prod(c["cropped_shape"]) / max(np.prod(c["shape"]), 1) for c in cases]))
     normalization, norm_warnings = choose_normalization(
-        fingerprint["channel_names"], fingerprint["intensity"], shrink, crop
+        fingerprint["channel_names"], fingerprint["intensity"], shrink, crop, ct_clip_margin
     )
     warnings += norm_warnings
     shapes = np.array([c["cropped_shape"] if crop else c["shape"] for c in cases], dtype=np.float64)
@@ -391,6 +411,7 @@ def make_plan(
         "resample": resample,
         "slice_axis": slice_axis,
         "normalization": normalization,
+        "ct_clip_margin": float(ct_clip_margin),
         "crop_to_nonzero": crop,
         "median_shape": median_shape,
         "patch_size": patch,
@@ -523,6 +544,8 @@ def read_plan(path: str | os.PathLike) -> dict:
         plan.setdefault("strides", None)
         plan.setdefault("kernel_sizes", None)
         plan.setdefault("isotropic_depth", plan["depth"])
+        # plans written before the widened CT clip: their CT entries hold nnU-Net's clip at the percentiles
+        plan.setdefault("ct_clip_margin", 0.0)
     missing = [k for k in PLAN_KEYS if k not in plan] if isinstance(plan, dict) else list(PLAN_KEYS)
     if missing:
         raise ValueError(f"{p}: plan lacks {missing}; make the plan again (data.plan.make_plan) or add them.")

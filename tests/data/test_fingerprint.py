@@ -138,4 +138,5 @@ def test_plan_dataset_on_the_twins(tmp_path):
     _, fp, plan = plan_dataset(ct, spatial_dims=3, cache_dir=tmp_path / "cache", progress=False)
     assert plan["normalization"][0]["scheme"] == "ct" and len(plan["patch_size"]) == 3
     stats = fp["intensity"][0]
-    assert plan["normalization"][0]["clip"] == [stats["percentile_00_5"], stats["percentile_99_5"]]
+    lo, hi, m = stats["percentile_00_5"], stats["percentile_99_5"], plan["ct_clip_margin"]
+    assert m == 0.5 and plan["normalization"][0]["clip"] == [lo - m * (hi - lo), hi + m * (hi - lo)]

@@ -51,7 +51,9 @@ def test_normalization_from_channel_names(caplog):
     with caplog.at_level(logging.WARNING, logger="data.plan"):
         plan = make_plan(fp)
     norm = plan["normalization"]
-    assert norm[0] == {"scheme": "ct", "clip": [-900.0, 1500.0], "mean": 40.0, "std": 120.0}
+    # the percentiles' window (2400 wide) widened by half of it on each side
+    assert plan["ct_clip_margin"] == 0.5
+    assert norm[0] == {"scheme": "ct", "clip": [-2100.0, 2700.0], "mean": 40.0, "std": 120.0}
     assert norm[1] == {"scheme": "none"} and norm[2] == {"scheme": "rescale_to_0_1"}
     assert norm[3] == norm[4] == norm[5] == {"scheme": "zscore", "use_nonzero_mask": True}
     assert len(plan["warnings"]) == 1
@@ -60,6 +62,27 @@ def test_normalization_from_channel_names(caplog):
     # cropping shrinks by < 25 %: z-score over the whole image
     fp = _fingerprint([[1, 1, 1]] * 2, [[40, 40, 40]] * 2, [[40, 40, 36]] * 2, channels=["T2"])
     assert make_plan(fp)["normalization"] == [{"scheme": "zscore", "use_nonzero_mask": False}]
+
+
+def test_ct_clip_margin_override_and_bad_values():
+    fp = _fingerprint([[1, 1, 1]] * 2, [[40, 40, 40]] * 2, channels=["CT", "T2"],
+                      intensity=[_stats(130.0, 15.0, 94.0, 170.0), _stats()])
+    nnunet = make_plan(fp, overrides={"ct_clip_margin": 0})  # nnU-Net's clip at the percentiles
+    assert nnunet["ct_clip_margin"] == 0.0 and nnunet["normalization"][0]["clip"] == [94.0, 170.0]
+    wide = make_plan(fp, overrides={"ct_clip_margin": 0.25})
+    assert wide["normalization"][0]["clip"] == [75.0, 189.0]
+    assert wide["normalization"][1] == nnunet["normalization"][1]  # other channels are not clipped
+    for bad in (-0.1, float("nan"), "wide"):
+        with pytest.raises(ValueError, match=r"ct_clip_margin must be a finite number >= 0.*" + repr(bad)[:4]):
+            make_plan(fp, overrides={"ct_clip_margin": bad})
+
+
+def test_plan_without_ct_clip_margin_reads_as_nnunet_clip(tmp_path):
+    plan = make_plan(_fingerprint([[1, 1, 1]] * 3, [[64, 64, 64]] * 3))
+    old = {k: v for k, v in plan.items() if k != "ct_clip_margin"}
+    (tmp_path / "old.json").write_text(__import__("json").dumps(old))
+    read = read_plan(tmp_path / "old.json")
+    assert read["ct_clip_margin"] == 0.0 and read["normalization"] == plan["normalization"]
 
 
 def test_spacing_rule_isotropic_median_and_resample_flag():
