@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_ct_clip_margin_override_and_bad_values():
 def test_plan_without_ct_clip_margin_reads_as_nnunet_clip(tmp_path):
     plan = make_plan(_fingerprint([[1, 1, 1]] * 3, [[64, 64, 64]] * 3))
     old = {k: v for k, v in plan.items() if k != "ct_clip_margin"}
-    (tmp_path / "old.json").write_text(__import__("json").dumps(old))
+    (tmp_path / "old.json").write_text(json.dumps(old))
     read = read_plan(tmp_path / "old.json")
     assert read["ct_clip_margin"] == 0.0 and read["normalization"] == plan["normalization"]
 
@@ -245,6 +246,6 @@ def test_plan_without_strides_reads_as_isotropic(tmp_path):
     old = {k: v for k, v in plan.items() if k not in ("strides", "kernel_sizes", "isotropic_depth")}
     read = read_plan(write_plan({**old, "strides": None, "kernel_sizes": None, "isotropic_depth": 0}, tmp_path / "p.json"))
     assert read["isotropic_depth"] == 0  # written values are kept
-    (tmp_path / "old.json").write_text(__import__("json").dumps(old))
+    (tmp_path / "old.json").write_text(json.dumps(old))
     read = read_plan(tmp_path / "old.json")
     assert read["strides"] is None and read["kernel_sizes"] is None and read["isotropic_depth"] == plan["depth"]
