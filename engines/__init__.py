@@ -26,6 +26,7 @@ from .precision import (
 from .progress import ProgressBarHandler
 from .recipes import RecipeError, follow_recipe
 from .timing import EpochTimeHandler, InferenceTimeHandler, TimeLimitHandler
+from .weight_average import WeightAverage, WeightAverageError
 
 __all__ = [
     "AtomicCheckpointSaver",
@@ -47,6 +48,8 @@ __all__ = [
     "StopOnNonFiniteLoss",
     "TimeLimitHandler",
     "UserFacingError",
+    "WeightAverage",
+    "WeightAverageError",
     "check_before_run",
     "check_checkpoint_space",
     "check_outputs",

@@ -17,6 +17,7 @@ from monai.handlers import CheckpointLoader, CheckpointSaver
 from .distributed import is_main_process
 from .errors import UserFacingError
 from .flags import FlagError, as_flag as _as_flag
+from .weight_average import WeightAverage
 
 __all__ = ["AtomicCheckpointSaver", "CheckpointWriteError", "FlagError", "LatestCheckpointHandler", "latest_checkpoint"]
 _BEST_KEY = "best_checkpoint"  # key, in checkpoint_epoch=N.pt, of the best-model saver's tracking state
@@ -194,6 +195,8 @@ class LatestCheckpointHandler:
         from .preflight import check_checkpoint_space  # preflight imports this module
 
         networks = [obj for obj in self.save_dict.values() if isinstance(obj, torch.nn.Module)]
+        # a weight average saves the online network beside the average (engines.WeightAverage)
+        networks += [obj.network for obj in self.save_dict.values() if isinstance(obj, WeightAverage) and obj.enabled]
         if networks and is_main_process():
             check_checkpoint_space(self.ckpt_dir, networks)
 

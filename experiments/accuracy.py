@@ -209,7 +209,7 @@ def trained_seconds(log: str, default: float) -> float:
 
 
 def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: int, features: int = 16,
-             iterations_per_epoch: int = 10, variant: str | None = None, extra: list[str] | None = None,
+             iterations_per_epoch: int = 50, variant: str | None = None, extra: list[str] | None = None,
              fingerprint_dir: str | os.PathLike | None = None, epochs: int = 0) -> dict[str, Any]:
     """Train the generic path with the default recipe for ``budget`` seconds (``--time_limit``) on all training
     cases (no validation split: nnU-Net's fold ``all``), then predict the test images with the last checkpoint.
@@ -220,8 +220,8 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
         budget: the wall-time budget in seconds.
         seed: the bundle's ``--seed``.
         features: ``--plan#features``, the base width.
-        iterations_per_epoch: batches per epoch; the time limit is checked at the end of each epoch, so small
-            epochs stop close to the budget.
+        iterations_per_epoch: batches per epoch (the bundle's default 50); each epoch ends with a checkpoint, and the
+            time limit ends training after the iteration in which it runs out.
         variant: an optional variant override file (e.g. ``bundles/attention_unet/configs/variant.yaml``).
         extra: further command-line overrides of training and inference (e.g. ``["--learning_rate", "3e-3"]``).
         fingerprint_dir: cached fingerprints.
@@ -251,6 +251,10 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
     if not ckpts:
         raise RuntimeError(f"{run_dir / 'models'}: training wrote no checkpoint; see {log}.")
     epochs = int(re.findall(r"\d+", ckpts[-1].name)[-1])
+    import torch
+
+    # the trainer's own count (the time limit ends the last epoch after the iteration in which it runs out)
+    iterations = int(torch.load(ckpts[-1], map_location="cpu", weights_only=True)["trainer"]["iteration"])
     text = log.read_text(errors="replace")
     train_seconds = trained_seconds(text, default=wall)
     ending = ["--prediction_ending", "input"] if dataset["spatial_dims"] == 2 else []
@@ -259,7 +263,7 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
              *(extra or [])]  # the same overrides: those that shape the network must agree with the checkpoint
     run_logged(infer, run_dir / "infer.log")
     return {"train_seconds": train_seconds, "process_seconds": wall, "epochs": epochs,
-            "iterations": epochs * iterations_per_epoch, "command": "python " + shlex.join(train[1:]),
+            "iterations": iterations, "command": "python " + shlex.join(train[1:]),
             "pred_dir": str(run_dir / "pred")}
 
 

@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="cap of the budget of ours and BasicUNet in seconds (0: none); the table shows the budget "
                              "each run had, so a capped run is visible")
     parser.add_argument("--features", type=int, default=16, help="base width of ours (--plan#features)")
-    parser.add_argument("--iterations_per_epoch", type=int, default=10,
-                        help="ours: batches per epoch (the time limit is checked after each epoch)")
+    parser.add_argument("--iterations_per_epoch", type=int, default=50,
+                        help="ours: batches per epoch, each ending with a checkpoint (the bundle's default; the time "
+                             "limit ends training after the iteration in which it runs out)")
     parser.add_argument("--epochs", type=int, default=0,
                         help="ours: train exactly this many epochs instead of the wall-time budget (0: the budget); "
                              "e.g. to compare precisions at equal epochs")
