@@ -3,8 +3,7 @@ slice-wise for a 2D network on 3D data) and the post-processing of validation, e
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import torch
 from monai.inferers import Inferer, SlidingWindowInferer
@@ -13,43 +12,14 @@ from monai.transforms import Activationsd, AsDiscreted, Compose, Invertd
 from inferers.adaptive import AdaptiveSliceInferer
 from engines.overlay import MultiClassOverlayHandler
 from inferers.foreground_crop import ForegroundCropInferer
+from inferers.mirror_tta import MirrorTTAInferer
 
 __all__ = [
-    "MirrorTTAInferer",
     "PlanOverlayHandler",
     "plan_inference_postprocessing",
     "plan_inferer",
     "plan_postprocessing",
 ]
-
-
-class MirrorTTAInferer(Inferer):
-    """Mirroring test-time augmentation (nnU-Net's): the mean of ``inferer``'s outputs (logits, as nnU-Net v2) over
-    every combination of flips along ``axes``, each output flipped back.
-
-    Args:
-        inferer: the inferer of one pass (sliding windows, slices).
-        axes: spatial axes to mirror (0-based, batch and channel excluded); 2**len(axes) passes.
-
-    Shapes: ``inputs`` (B, C, *spatial) -> (B, C_out, *spatial), as ``inferer``.
-    """
-
-    def __init__(self, inferer: Inferer, axes: Sequence[int]) -> None:
-        super().__init__()
-        self.inferer = inferer
-        self.axes = [int(a) for a in axes]
-
-    def __call__(self, inputs: torch.Tensor, network, *args, **kwargs) -> torch.Tensor:
-        total, count = None, 0
-        for k in range(len(self.axes) + 1):
-            for subset in itertools.combinations(self.axes, k):
-                dims = [a + 2 for a in subset]
-                x = torch.flip(inputs, dims) if dims else inputs
-                out = self.inferer(x, network, *args, **kwargs)
-                out = torch.flip(out, dims) if dims else out
-                total = out if total is None else total + out
-                count += 1
-        return total / count
 
 
 def plan_inferer(
@@ -97,7 +67,7 @@ def plan_inferer(
         inferer = SlidingWindowInferer(roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap, mode=mode)
         axes = list(range(data_dims))
     if _flag(tta):
-        inferer = MirrorTTAInferer(inferer, axes)
+        inferer = MirrorTTAInferer(inferer, spatial_axes=axes)
     crop = plan.get("crop_to_nonzero", False) if crop_foreground is None else crop_foreground
     if _flag(crop):
         inferer = ForegroundCropInferer(

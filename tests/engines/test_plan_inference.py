@@ -46,7 +46,7 @@ def test_mirror_tta_is_the_mean_of_the_flipped_back_predictions():
 
 def test_tta_of_a_2d_plan_on_3d_data_mirrors_in_plane_only():
     tta = plan_inferer({"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": 1}, tta="true")
-    assert tta.axes == [0, 2] and isinstance(tta.inferer, SliceInferer)
+    assert tta.spatial_axes == (0, 2) and isinstance(tta.inferer, SliceInferer)
 
 
 def test_a_plan_that_crops_to_non_zero_infers_on_the_foreground_box_only():
@@ -78,4 +78,4 @@ def test_tta_runs_inside_the_crop_of_a_region_plan():
     plan = {"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": None, "crop_to_nonzero": True,
             "activation": "sigmoid", "out_channels": 3}  # fmt: skip
     inferer = plan_inferer(plan, tta=True)
-    assert inferer.background == "sigmoid" and inferer.inferer.axes == [0, 1]
+    assert inferer.background == "sigmoid" and inferer.inferer.spatial_axes == (0, 1)

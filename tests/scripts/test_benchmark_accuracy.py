@@ -126,7 +126,10 @@ def test_each_ours_extra_trains_in_folders_of_its_own(tmp_path, monkeypatch):
 
 
 def test_ours_with_fixed_epochs_has_no_time_limit(tmp_path, monkeypatch):
-    """`run_ours(epochs=N)` trains exactly N epochs (no wall-time budget); the default trains for the budget."""
+    """`run_ours(epochs=N)` trains exactly N epochs (no wall-time budget); the default trains for the budget; the
+    iterations reported are the trainer's own count in the last checkpoint (a time limit ends the last epoch early)."""
+    import torch
+
     commands = []
 
     def fake_run(cmd, log_file, env=None, cwd=None):
@@ -135,8 +138,14 @@ def test_ours_with_fixed_epochs_has_no_time_limit(tmp_path, monkeypatch):
         if "--time_limit" in cmd:  # training: leave the checkpoint of its last epoch
             models = Path(cmd[cmd.index("--ckpt_dir") + 1])
             models.mkdir(parents=True, exist_ok=True)
-            last = int(cmd[cmd.index("--epochs") + 1]) if cmd[cmd.index("--time_limit") + 1] == "0" else 3
-            (models / f"checkpoint_epoch={last}.pt").write_bytes(b"")
+            per_epoch = int(cmd[cmd.index("--iterations_per_epoch") + 1])
+            if cmd[cmd.index("--time_limit") + 1] == "0":
+                last = int(cmd[cmd.index("--epochs") + 1])
+                done = last * per_epoch
+            else:  # the budget ran out 7 iterations into the third epoch
+                last, done = 3, 2 * per_epoch + 7
+            trainer = {"epoch_length": per_epoch, "iteration": done, "max_epochs": 100000}
+            torch.save({"model": {}, "trainer": trainer}, models / f"checkpoint_epoch={last}.pt")
         return 1.0
 
     monkeypatch.setattr(accuracy, "run_logged", fake_run)
@@ -145,9 +154,11 @@ def test_ours_with_fixed_epochs_has_no_time_limit(tmp_path, monkeypatch):
     train = commands[0]
     assert train[train.index("--time_limit") + 1] == "0" and train[train.index("--epochs") + 1] == "7"
     assert fixed["epochs"] == 7 and fixed["iterations"] == 35
-    accuracy.run_ours(data, tmp_path / "budget", budget=60.0, seed=0)
+    budget = accuracy.run_ours(data, tmp_path / "budget", budget=60.0, seed=0)
     train = commands[2]
     assert train[train.index("--time_limit") + 1] == "60.0" and train[train.index("--epochs") + 1] == "100000"
+    assert train[train.index("--iterations_per_epoch") + 1] == "50"  # the bundle's default epoch
+    assert budget["epochs"] == 3 and budget["iterations"] == 2 * 50 + 7
 
 
 def test_trained_seconds_reads_the_time_limit_handlers_line(caplog):

@@ -1,7 +1,8 @@
-"""The generic path's weight average (bundles/common/configs/any_dataset.yaml, `ema_momentum`): on the MRI twin the
-validation evaluator runs the average, the latest checkpoint's `model` (what evaluation and inference load) is the
-average and its `weight_average` entry the online weights; a resumed run restores both and the warm-up's position;
-`--ema_momentum 0` is the online network everywhere, as before the average existed."""
+"""The generic path's optimiser and weight average (bundles/common/configs/any_dataset.yaml): AdamW runs PyTorch's fused
+kernel on a CPU (`optimizer#fused`, off by override); with `ema_momentum` (on by default) the validation evaluator runs
+the average, the latest checkpoint's `model` (what evaluation and inference load) is the average and its
+`weight_average` entry the online weights; a resumed run restores both and the warm-up's position; `--ema_momentum 0`
+is the online network everywhere, as before the average existed. On the MRI twin, in-process."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def train(parser: ConfigParser):
 def latest(run: Path) -> dict:
     files = sorted((run / "models").glob("checkpoint_epoch=*.pt"))
     assert len(files) == 1, files
-    return torch.load(files[0], map_location="cpu", weights_only=False)
+    return torch.load(files[0], map_location="cpu", weights_only=True)
 
 
 def same(a: dict, b: dict) -> bool:
@@ -121,3 +122,11 @@ def test_momentum_zero_is_the_online_network_everywhere(mri, tmp_path):
     assert parser.get_parsed_content("validate#evaluator").network is network
     ckpt = latest(run)
     assert ckpt["weight_average"] == {} and same(ckpt["model"], network.state_dict())
+
+
+def test_adamw_is_fused_on_a_cpu_and_an_override_turns_it_off(mri, tmp_path):
+    with in_root():
+        optimizer = parser_for(mri, tmp_path / "a").get_parsed_content("optimizer")
+        assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["fused"] is True
+        plain = parser_for(mri, tmp_path / "b", **{"optimizer#fused": False}).get_parsed_content("optimizer")
+        assert not plain.defaults["fused"]
