@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from .auto_precision import PrecisionChoice, choose_precision, device_capabilities
 from .case_table import CaseTableWriter
-from .checkpoint import AtomicCheckpointSaver, CheckpointWriteError, LatestCheckpointHandler, latest_checkpoint
+from .checkpoint import (
+    AtomicCheckpointSaver,
+    CheckpointWriteError,
+    LatestCheckpointHandler,
+    ResumeError,
+    latest_checkpoint,
+)
 from .distributed import is_distributed, is_main_process
 from .errors import UserFacingError, install_excepthook, register_user_error
 from .metric_names import rename_metrics, split_prefix
@@ -43,6 +49,7 @@ __all__ = [
     "PrecisionChoice",
     "PreflightError",
     "RecipeError",
+    "ResumeError",
     "ProgressBarHandler",
     "SegmentationOverlayHandler",
     "StopOnNonFiniteLoss",

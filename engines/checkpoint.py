@@ -19,7 +19,10 @@ from .errors import UserFacingError
 from .flags import FlagError, as_flag as _as_flag
 from .weight_average import WeightAverage
 
-__all__ = ["AtomicCheckpointSaver", "CheckpointWriteError", "FlagError", "LatestCheckpointHandler", "latest_checkpoint"]
+__all__ = [
+    "AtomicCheckpointSaver", "CheckpointWriteError", "FlagError", "LatestCheckpointHandler", "ResumeError",
+    "latest_checkpoint",
+]
 _BEST_KEY = "best_checkpoint"  # key, in checkpoint_epoch=N.pt, of the best-model saver's tracking state
 
 _EPOCH_FILE = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
@@ -37,6 +40,10 @@ def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
 
 class CheckpointWriteError(UserFacingError, OSError):
     """A checkpoint could not be written (disk full, quota); the message names the file."""
+
+
+class ResumeError(UserFacingError, ValueError):
+    """``--resume`` found a checkpoint without an entry the run needs; the message names the file."""
 
 
 # torch's zip writer on a short write: "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598",
@@ -181,7 +188,8 @@ class LatestCheckpointHandler:
                 self.logger.warning(f"resume requested but no checkpoint_epoch=N.pt in {self.ckpt_dir}: starting anew")
             else:
                 self.logger.info(f"resuming from {path}")
-                CheckpointLoader(load_path=str(path), load_dict=objects, map_location="cpu").attach(engine)
+                load = self._loadable(path, objects)
+                CheckpointLoader(load_path=str(path), load_dict=load, map_location="cpu").attach(engine)
         # n_saved=None: Ignite would delete the previous file before writing the new one; _remove_others deletes
         # it only after the new one is complete (written atomically)
         engine.add_event_handler(Events.STARTED, self._check_space)
@@ -189,6 +197,26 @@ class LatestCheckpointHandler:
             save_dir=self.ckpt_dir, save_dict=objects, save_interval=self.save_interval, n_saved=None
         ).attach(engine)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_interval), self._remove_others)
+
+    @staticmethod
+    def _loadable(path: Path, objects: dict) -> dict:
+        """The entries of ``objects`` to load from ``path``: all but a switched-off weight average (its entry is
+        empty, or absent from a checkpoint written before the average existed).
+
+        Raises:
+            ResumeError: ``path`` lacks an entry to load; the message names the file and the entries.
+        """
+        load = {k: v for k, v in objects.items() if not (isinstance(v, WeightAverage) and not v.enabled)}
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        missing = sorted(k for k in load if k not in saved)
+        if missing:
+            hint = (" (a run without the weight average wrote it: resume with --ema_momentum 0)"
+                    if any(isinstance(objects[k], WeightAverage) for k in missing) else "")
+            raise ResumeError(
+                f"{path}: cannot resume, the checkpoint has no {', '.join(repr(k) for k in missing)} entry{hint}; "
+                f"or start a new run without --resume."
+            )
+        return load
 
     def _check_space(self, engine: Engine) -> None:
         """Before the first epoch: room in ``ckpt_dir`` for the checkpoints (:func:`engines.check_checkpoint_space`)."""

@@ -30,7 +30,7 @@ class _ForeachEMAHandler(EMAHandler):
 
     def _update_ema_model(self, engine: Engine, name: str) -> None:
         momentum = float(getattr(engine.state, name))
-        averaged, online, copied = [], [], []
+        averaged, copied = [], []
         pairs = [*zip(self.ema_model.parameters(), self.model.parameters()),
                  *zip(self.ema_model.buffers(), self.model.buffers())]  # fmt: skip
         for ema_t, model_t in pairs:

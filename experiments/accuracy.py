@@ -234,6 +234,8 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
     Raises:
         RuntimeError: a command failed (names its log).
     """
+    import torch
+
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     files = [TRAIN] + ([variant] if variant else []) + [ANY]
@@ -251,8 +253,6 @@ def run_ours(dataset: Dataset, run_dir: str | os.PathLike, budget: float, seed: 
     if not ckpts:
         raise RuntimeError(f"{run_dir / 'models'}: training wrote no checkpoint; see {log}.")
     epochs = int(re.findall(r"\d+", ckpts[-1].name)[-1])
-    import torch
-
     # the trainer's own count (the time limit ends the last epoch after the iteration in which it runs out)
     iterations = int(torch.load(ckpts[-1], map_location="cpu", weights_only=True)["trainer"]["iteration"])
     text = log.read_text(errors="replace")

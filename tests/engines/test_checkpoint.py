@@ -4,7 +4,7 @@ import pytest
 import torch
 from ignite.engine import Engine, Events
 
-from engines import LatestCheckpointHandler, latest_checkpoint
+from engines import LatestCheckpointHandler, ResumeError, WeightAverage, latest_checkpoint
 
 
 def _trainer(net, opt, max_epochs):
@@ -203,3 +203,43 @@ def test_lr_scheduler_state_is_saved_and_resumed(tmp_path):
     opt, sched = run(3, resume=True)
     assert sched.last_epoch == 3
     assert opt.param_groups[0]["lr"] == pytest.approx(1e-3)
+
+
+def _checkpoint_without_a_weight_average(tmp_path):
+    """One epoch saved by a run whose save_dict had no weight average (as before the average existed)."""
+    net = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    trainer = _trainer(net, opt, 1)
+    LatestCheckpointHandler(ckpt_dir=str(tmp_path), save_dict={"model": net, "optimizer": opt}).attach(trainer)
+    trainer.run([0, 1], max_epochs=1)
+    return {k: v.clone() for k, v in net.state_dict().items()}
+
+
+def test_resume_with_an_average_from_a_checkpoint_without_one_names_the_file_and_loads_nothing(tmp_path):
+    _checkpoint_without_a_weight_average(tmp_path)
+    net = torch.nn.Linear(3, 1)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    average = WeightAverage(net, momentum=0.01)
+    save_dict = {"model": average.model, "weight_average": average, "optimizer": opt}
+    handler = LatestCheckpointHandler(ckpt_dir=str(tmp_path), save_dict=save_dict, resume=True)
+    with pytest.raises(ResumeError) as err:
+        handler.attach(_trainer(net, opt, 2))
+    message = str(err.value)
+    assert "checkpoint_epoch=1.pt" in message and "'weight_average'" in message and "--ema_momentum 0" in message
+    assert all(torch.equal(net.state_dict()[k], before[k]) for k in before)  # nothing was loaded
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["checkpoint_epoch=1.pt"]  # nothing written or lost
+
+
+def test_resume_with_the_average_off_reads_a_checkpoint_without_one(tmp_path):
+    saved = _checkpoint_without_a_weight_average(tmp_path)
+    net = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    average = WeightAverage(net, momentum=0)
+    trainer = _trainer(net, opt, 2)
+    save_dict = {"model": average.model, "weight_average": average, "optimizer": opt}
+    LatestCheckpointHandler(ckpt_dir=str(tmp_path), save_dict=save_dict, resume=True).attach(trainer)
+    loaded = {}
+    trainer.add_event_handler(Events.STARTED, lambda e: loaded.update({k: v.clone() for k, v in net.state_dict().items()}))
+    trainer.run([0, 1], max_epochs=2)
+    assert all(torch.equal(loaded[k], saved[k]) for k in saved) and trainer.state.epoch == 2
