@@ -6,16 +6,14 @@ weights."""
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
-from monai.bundle import ConfigParser
 from monai.utils import set_determinism
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bundles.generic_in_process import in_root, mri_twin, parser_for
+
 TRAIN = "bundles/unet/configs/train.yaml"
 UNETPP = "bundles/unetplusplus/configs/variant.yaml"
 ANY = "bundles/common/configs/any_dataset.yaml"
@@ -24,35 +22,7 @@ INFERENCE = "bundles/common/configs/any_dataset_inference.yaml"
 
 @pytest.fixture(scope="module")
 def mri(tmp_path_factory) -> Path:
-    from formats import FORMATS
-
-    return FORMATS.get("nnunet_v2").synthesize(tmp_path_factory.mktemp("twin") / "mri", kind="mri", num_training=4,
-                                               num_test=1, seed=0)  # fmt: skip
-
-
-@contextmanager
-def in_root():
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        yield
-    finally:
-        os.chdir(cwd)
-
-
-def parser_for(files: list[str], dataset: Path, run: Path, **overrides) -> ConfigParser:
-    parser = ConfigParser()
-    parser.read_config([str(ROOT / f) for f in files])
-    parser.update(
-        {
-            "dataset_dir": str(dataset), "ckpt_dir": str(run / "models"), "output_dir": str(run / "out"),
-            "fingerprint_dir": str(run.parent / "fingerprints"), "device": "cpu", "num_workers": 0, "seed": 0,
-            "amp": False, "epochs": 1, "iterations_per_epoch": 2, "val_fraction": 0.25,
-            "plan#features": 4, "plan#batch_size": 2, "plan#patch_size": [16, 16], **overrides,
-        }
-    )  # fmt: skip
-    parser.parse()
-    return parser
+    return mri_twin(tmp_path_factory.mktemp("twin"))
 
 
 def record_outputs(network: torch.nn.Module) -> list[tuple[bool, tuple[int, ...]]]:

@@ -6,8 +6,6 @@ is the online network everywhere, as before the average existed. On the MRI twin
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,42 +14,21 @@ from ignite.engine import Events
 from monai.bundle import ConfigParser
 from monai.utils import set_determinism
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bundles.generic_in_process import in_root, mri_twin
+from tests.bundles.generic_in_process import parser_for as tiny_parser
+
 TRAIN = "bundles/unet/configs/train.yaml"
 ANY = "bundles/common/configs/any_dataset.yaml"
 
 
 @pytest.fixture(scope="module")
 def mri(tmp_path_factory) -> Path:
-    from formats import FORMATS
-
-    return FORMATS.get("nnunet_v2").synthesize(tmp_path_factory.mktemp("twin") / "mri", kind="mri", num_training=4,
-                                               num_test=1, seed=0)  # fmt: skip
+    return mri_twin(tmp_path_factory.mktemp("twin"))
 
 
-@contextmanager
-def in_root():
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        yield
-    finally:
-        os.chdir(cwd)
-
-
-def parser_for(dataset: Path, run: Path, **overrides) -> ConfigParser:
-    parser = ConfigParser()
-    parser.read_config([str(ROOT / f) for f in (TRAIN, ANY)])
-    parser.update(
-        {
-            "dataset_dir": str(dataset), "ckpt_dir": str(run / "models"), "output_dir": str(run / "out"),
-            "fingerprint_dir": str(run.parent / "fingerprints"), "device": "cpu", "num_workers": 0, "seed": 0,
-            "amp": False, "epochs": 2, "iterations_per_epoch": 2, "val_fraction": 0.25,
-            "plan#features": 4, "plan#batch_size": 2, "plan#patch_size": [16, 16], **overrides,
-        }
-    )  # fmt: skip
-    parser.parse()
-    return parser
+def parser_for(dataset: Path, run: Path, **overrides):
+    """Two epochs of the tiny settings (the average then differs from the online weights)."""
+    return tiny_parser([TRAIN, ANY], dataset, run, **{"epochs": 2, **overrides})
 
 
 def train(parser: ConfigParser):
