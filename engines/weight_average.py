@@ -30,6 +30,8 @@ class _ForeachEMAHandler(EMAHandler):
 
     def _update_ema_model(self, engine: Engine, name: str) -> None:
         momentum = float(getattr(engine.state, name))
+        # paired anew each call: Module.to (the trainer's channels-last conversion, a device move) replaces buffer
+        # tensors, so pairs taken once at construction could point at stale ones (~100 pairs: microseconds)
         averaged, copied = [], []
         pairs = [*zip(self.ema_model.parameters(), self.model.parameters()),
                  *zip(self.ema_model.buffers(), self.model.buffers())]  # fmt: skip
