@@ -34,6 +34,7 @@ __all__ = [
     "open_dataset",
     "read_saved_plan",
     "resolve_plan",
+    "rotation_degrees",
     "split_cases",
     "target_pixdim",
 ]
@@ -227,6 +228,31 @@ def label_transforms(plan: Mapping, key: str = "label") -> list:
     if not plan.get("region_based"):
         return []
     return [ConvertToRegionsd(keys=key, regions=plan["labels"], allow_missing_keys=True)]
+
+
+def rotation_degrees(plan: Mapping, degrees: float | str = "auto") -> float:
+    """The range (+-, degrees) of the default recipe's random rotation for a plan.
+
+    ``"auto"`` is nnU-Net v2's rule (``nnUNetTrainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size``): a
+    2D network rotates by up to +-180 deg (any orientation in the image plane; +-15 deg when its patch is more than
+    1.5 times longer than wide), a 3D network by up to +-30 deg about every axis. A number is taken as given.
+
+    Raises:
+        ValueError: ``degrees`` is neither ``"auto"`` nor a number in [0, 180]; the message names
+            ``--default_recipe#rotation_degrees``.
+    """
+    if isinstance(degrees, str) and degrees.strip().lower() == "auto":
+        if int(plan["spatial_dims"]) == 3:
+            return 30.0
+        patch = [float(p) for p in plan["patch_size"]]
+        return 15.0 if max(patch) / min(patch) > 1.5 else 180.0
+    try:
+        value = float("nan") if isinstance(degrees, bool) else float(degrees)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= 180.0:
+        raise ValueError(f"--default_recipe#rotation_degrees must be auto or a number in [0, 180], got {degrees!r}.")
+    return value
 
 
 def _shown(grouping: Mapping) -> str:

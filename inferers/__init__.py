@@ -7,7 +7,7 @@ from inferers.autocast import AutocastInferer
 from inferers.ensemble import EnsembleInferer
 from inferers.fold_ensemble import checkpoint_file, fold_ensemble, load_members, member_run_dir
 from inferers.foreground_crop import BACKGROUND_LOGIT, ForegroundCropInferer, foreground_box
-from inferers.mirror_tta import MirrorTTAInferer, mirror_axes_combinations
+from inferers.mirror_tta import MirrorTTAInferer, mirror_axes_combinations, tta_elements
 from inferers.overlap_tile import OverlapTileInferer, mirror_indices, mirror_pad
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "mirror_axes_combinations",
     "mirror_indices",
     "mirror_pad",
+    "tta_elements",
 ]

@@ -15,6 +15,7 @@ from data.loaders import (
     label_transforms,
     open_dataset,
     resolve_plan,
+    rotation_degrees,
     split_cases,
     target_pixdim,
 )
@@ -106,3 +107,25 @@ def test_region_plans_get_region_channels():
     (t,) = label_transforms({"region_based": True, "labels": {"background": 0, "wt": [1, 2], "tc": [2]}})
     out = t({"label": torch.tensor([[[0.0, 1.0, 2.0]]])})["label"]
     assert out.tolist() == [[[0, 1, 1]], [[0, 0, 1]]]
+
+
+@pytest.mark.parametrize(
+    "plan, expected",
+    [
+        ({"spatial_dims": 2, "patch_size": [128, 128]}, 180.0),  # nnU-Net: any orientation in the image plane
+        ({"spatial_dims": 2, "patch_size": [64, 96]}, 180.0),  # aspect 1.5: still square enough
+        ({"spatial_dims": 2, "patch_size": [64, 112]}, 15.0),  # elongated patch
+        ({"spatial_dims": 3, "patch_size": [32, 32, 32]}, 30.0),
+    ],
+)
+def test_auto_rotation_is_nnunets_rule(plan, expected):
+    assert rotation_degrees(plan, "auto") == expected
+    assert rotation_degrees(plan, " AUTO ") == expected
+
+
+def test_a_given_rotation_is_kept_and_a_bad_one_names_the_key():
+    plan = {"spatial_dims": 2, "patch_size": [128, 128]}
+    assert rotation_degrees(plan, 30) == 30.0 and rotation_degrees(plan, "0") == 0.0
+    for bad in (-1, 181, "sideways", True, None, float("nan")):
+        with pytest.raises(ValueError, match=r"--default_recipe#rotation_degrees must be auto or a number in \[0, 180\]"):
+            rotation_degrees(plan, bad)

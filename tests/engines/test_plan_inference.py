@@ -79,3 +79,51 @@ def test_tta_runs_inside_the_crop_of_a_region_plan():
             "activation": "sigmoid", "out_channels": 3}  # fmt: skip
     inferer = plan_inferer(plan, tta=True)
     assert inferer.background == "sigmoid" and inferer.inferer.spatial_axes == (0, 1)
+
+
+def test_dihedral_tta_turns_in_the_plane_with_equal_spacing():
+    plan2d = {"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": None, "target_spacing": [0.5, 0.5]}
+    tta = plan_inferer(plan2d, tta="dihedral")
+    assert tta.rotation_plane == (0, 1) and tta.spatial_axes == (0, 1)
+    x = torch.randn(1, 1, 8, 8)
+    net = torch.nn.Conv2d(1, 2, 3, padding=1)
+    expected = torch.stack(
+        [torch.rot90(net(torch.rot90(x, k, [2, 3])), -k, [2, 3]) for k in range(4)]
+        + [torch.rot90(torch.flip(net(torch.flip(torch.rot90(x, k, [2, 3]), [2])), [2]), -k, [2, 3]) for k in range(4)]
+    ).mean(0)
+    with torch.no_grad():
+        torch.testing.assert_close(tta(x, net), expected, rtol=0, atol=1e-5)
+    # a 2D network on 3D data (slice axis 2, anisotropic): the in-plane axes; a 3D plan: the equally spaced pair
+    on3d = plan_inferer({"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": 2, "target_spacing": [0.8, 0.8, 5.0]},
+                        tta="dihedral")
+    assert on3d.rotation_plane == (0, 1)
+    plan3d = {"spatial_dims": 3, "patch_size": [8, 8, 8], "slice_axis": None, "target_spacing": [3.0, 0.7, 0.7]}
+    assert plan_inferer(plan3d, data_dims=3, tta="dihedral").rotation_plane == (1, 2)
+    assert plan_inferer(plan2d, tta="mirror").rotation_plane is None
+    assert not isinstance(plan_inferer(plan2d, tta="false"), type(tta))
+
+
+def test_dihedral_tta_without_an_equally_spaced_plane_and_a_bad_value_are_errors():
+    import pytest
+
+    anisotropic = {"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": None, "target_spacing": [0.5, 2.0]}
+    with pytest.raises(ValueError, match=r"target spacing \[0.5, 2.0\].*--tta true"):
+        plan_inferer(anisotropic, tta="dihedral")
+    with pytest.raises(ValueError, match="auto, true, false, mirror or dihedral, got 'sometimes'"):
+        plan_inferer(anisotropic, tta="sometimes")
+
+
+def test_auto_tta_is_dihedral_on_square_pixel_2d_images_trained_on_every_orientation():
+    square = {"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": None, "target_spacing": [0.5, 0.5]}
+    assert plan_inferer(square, tta="auto", rotation_degrees=180.0).rotation_plane == (0, 1)
+    # trained on small rotations only, no rotation known, non-square pixels: mirroring
+    assert plan_inferer(square, tta="auto", rotation_degrees=30.0).rotation_plane is None
+    assert plan_inferer(square, tta="auto").rotation_plane is None
+    oblong = dict(square, target_spacing=[0.5, 0.7])
+    assert plan_inferer(oblong, tta="auto", rotation_degrees=180.0).rotation_plane is None
+    # 3D data (a 2D network on slices, or a 3D network): mirroring on every axis of the network
+    on3d = {"spatial_dims": 2, "patch_size": [8, 8], "slice_axis": 2, "target_spacing": [0.8, 0.8, 5.0]}
+    inferer = plan_inferer(on3d, tta="auto", rotation_degrees=180.0)
+    assert inferer.rotation_plane is None and inferer.spatial_axes == (0, 1)
+    cube = {"spatial_dims": 3, "patch_size": [8, 8, 8], "slice_axis": None, "target_spacing": [1.0, 1.0, 1.0]}
+    assert plan_inferer(cube, data_dims=3, tta="auto", rotation_degrees=180.0).rotation_plane is None
