@@ -128,3 +128,19 @@ def test_dihedral_tta_with_sliding_windows_on_a_non_square_image_and_errors():
         tta_elements((0, 1), (0, 0))
     with pytest.raises(ValueError, match="outside the input's 2 spatial axes"):
         MirrorTTAInferer(rotation_plane=(0, 2))(x, net)
+
+
+def test_dihedral_tta_turns_a_deep_supervision_stack_back_on_its_spatial_axes():
+    x = torch.randn(1, 1, 4, 6, generator=torch.Generator().manual_seed(3))
+
+    class Stacked(torch.nn.Module):  # (B, L, C, H, W): heads stacked before the channels, shape-free
+        def forward(self, t):
+            return torch.stack([t * t.roll(1, dims=-1), t + t.roll(1, dims=-2)], dim=1)
+
+    net = Stacked()
+    per_head = [
+        _dihedral_expected(x, lambda t, h=h: net(t)[:, h], (0, 1), (0, 1))[0] for h in range(2)
+    ]
+    out = MirrorTTAInferer(rotation_plane=(0, 1))(x, net)
+    assert out.shape == (1, 2, 1, 4, 6)
+    torch.testing.assert_close(out, torch.stack(per_head, dim=1), rtol=0, atol=1e-5)
