@@ -91,6 +91,8 @@ def test_any_dataset_recipe_affine_swapped_gives_the_same_samples(shape):
 
     from monai.bundle import ConfigParser
 
+    from data.loaders import rotation_degrees
+
     root = Path(__file__).resolve().parents[2]
     parser = ConfigParser()
     configs = ["bundles/unet/configs/train.yaml", "bundles/common/configs/any_dataset.yaml"]
@@ -98,6 +100,8 @@ def test_any_dataset_recipe_affine_swapped_gives_the_same_samples(shape):
     config = parser.get("data#augmentation#0")
     assert config["_target_"] in ("RandAffined", "transforms.FastRandAffined"), "the recipe's first transform moved"
     parser["data#augmentation#0#prob"] = 1.0
+    # the rotation the recipe resolves from a plan (data.loaders.rotation_degrees), without a data set to plan from
+    parser["data#rotation_degrees"] = rotation_degrees({"spatial_dims": len(shape), "patch_size": list(shape)})
     parser["data#augmentation#0#_target_"] = "RandAffined"
     monai_t = parser.get_parsed_content("data#augmentation#0", lazy=False)
     parser["data#augmentation#0#_target_"] = "transforms.FastRandAffined"
