@@ -9,8 +9,9 @@ import torch
 from monai.inferers import Inferer, SlidingWindowInferer
 from monai.transforms import Activationsd, AsDiscreted, Compose, Invertd
 
-from inferers.adaptive import AdaptiveSliceInferer
+from engines.flags import FlagError, as_flag
 from engines.overlay import MultiClassOverlayHandler
+from inferers.adaptive import AdaptiveSliceInferer
 from inferers.foreground_crop import ForegroundCropInferer
 from inferers.mirror_tta import MirrorTTAInferer
 
@@ -72,13 +73,18 @@ def plan_inferer(
         inferer = SlidingWindowInferer(roi_size=patch, sw_batch_size=sw_batch_size, overlap=overlap, mode=mode)
         axes = list(range(data_dims))
     mode_tta = _tta_mode(tta)
+    plane = _equally_spaced_plane(plan, axes) if mode_tta in ("auto", "dihedral") else None
     if mode_tta == "auto":
         turned = rotation_degrees is not None and float(rotation_degrees) >= 90.0
-        square = data_dims == 2 and int(plan["spatial_dims"]) == 2 and _has_rotation_plane(plan, axes)
+        square = data_dims == 2 and int(plan["spatial_dims"]) == 2 and plane is not None
         mode_tta = "dihedral" if turned and square else "mirror"
+    if mode_tta == "dihedral" and plane is None:
+        raise ValueError(
+            f"tta dihedral turns a plane with equal spacing on its two axes; the plan's target spacing "
+            f"{plan.get('target_spacing')} has none among the axes {axes}: use --tta true (mirroring)."
+        )
     if mode_tta:
-        plane = _rotation_plane(plan, axes) if mode_tta == "dihedral" else None
-        inferer = MirrorTTAInferer(inferer, spatial_axes=axes, rotation_plane=plane)
+        inferer = MirrorTTAInferer(inferer, spatial_axes=axes, rotation_plane=plane if mode_tta == "dihedral" else None)
     crop = plan.get("crop_to_nonzero", False) if crop_foreground is None else crop_foreground
     if _flag(crop):
         inferer = ForegroundCropInferer(
@@ -92,30 +98,21 @@ def _tta_mode(value) -> str:
     mirror."""
     if isinstance(value, str) and value.strip().lower() in ("mirror", "dihedral", "auto"):
         return value.strip().lower()
-    if isinstance(value, str) and value.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        raise ValueError(f"--tta must be auto, true, false, mirror or dihedral, got {value!r}.")
-    return "mirror" if _flag(value) else ""
-
-
-def _has_rotation_plane(plan: Mapping, axes: list[int]) -> bool:
     try:
-        _rotation_plane(plan, axes)
-    except ValueError:
-        return False
-    return True
+        return "mirror" if as_flag(value, "tta") else ""
+    except FlagError:
+        raise FlagError(f"--tta must be auto, true, false, mirror or dihedral, got {value!r}.") from None
 
 
-def _rotation_plane(plan: Mapping, axes: list[int]) -> tuple[int, int]:
-    """The first pair of ``axes`` with equal target spacing (quarter turns keep the voxel grid's geometry there)."""
+def _equally_spaced_plane(plan: Mapping, axes: list[int]) -> tuple[int, int] | None:
+    """The first pair of ``axes`` with equal target spacing (quarter turns keep the voxel grid's geometry there), or
+    None."""
     spacing = [float(s) for s in plan.get("target_spacing") or [1.0] * (max(axes) + 1)]
     for i, a in enumerate(axes):
         for b in axes[i + 1 :]:
             if abs(spacing[a] - spacing[b]) <= 1e-3 * max(spacing[a], spacing[b]):
                 return (a, b)
-    raise ValueError(
-        f"tta dihedral turns a plane with equal spacing on its two axes; the plan's target spacing {spacing} has none "
-        f"among the axes {axes}: use --tta true (mirroring)."
-    )
+    return None
 
 
 def _flag(value) -> bool:
